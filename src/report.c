@@ -1,0 +1,2 @@
+/* Text, JSON and CSV reports from a score table. */
+#include "report.h"

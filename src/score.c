@@ -1,0 +1,2 @@
+/* Counting of ops and params per layer. */
+#include "score.h"

@@ -1,0 +1,116 @@
+/* Named tensors read from a checkpoint, and the statistics gathered from
+ * them in one pass at load time. */
+#ifndef MS_TENSOR_H
+#define MS_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define MS_MAX_DIMS 8
+
+/* Limit for the distinct-value count: past this many, a tensor is reported
+ * as having "more than MS_DISTINCT_CAP" values. */
+#define MS_DISTINCT_CAP 65536
+
+enum ms_dtype {
+	MS_DTYPE_F32,
+	MS_DTYPE_F16,
+	MS_DTYPE_BF16,
+	MS_DTYPE_F64,
+	MS_DTYPE_I8,
+	MS_DTYPE_I16,
+	MS_DTYPE_I32,
+	MS_DTYPE_I64,
+	MS_DTYPE_U8,
+	MS_DTYPE_BOOL,
+	MS_DTYPE_COUNT
+};
+
+/* Returns the element size in bytes, or 0 for an unknown dtype. */
+size_t ms_dtype_size(enum ms_dtype dtype);
+
+/* Returns a short lowercase name ("float32", "int8", ...). */
+const char *ms_dtype_name(enum ms_dtype dtype);
+
+/* Statistics of one tensor, filled by ms_tensor_scan(). All counts are in
+ * elements. Channels are the slices along dimension 0 (output channels of
+ * a conv or linear weight); a 0-d tensor has one channel. */
+struct ms_tensor_stats {
+	int64_t elements;
+	int64_t nonzero;
+	int64_t channels;
+	int64_t *channel_nonzero;  /* owned, CHANNELS entries */
+	bool all_integer;          /* every value is a finite integer */
+	double min, max;           /* over all values; 0 when empty */
+	double first;              /* the value of element 0; 0 when empty */
+	int64_t distinct;          /* exact up to MS_DISTINCT_CAP */
+	bool distinct_capped;      /* true when there are more */
+};
+
+/* One tensor. DATA points into a memory-mapped file or into a buffer owned
+ * by the checkpoint; it stays valid until ms_checkpoint_close(). Strides and
+ * offset are in elements, as PyTorch stores them. The reader checks that
+ * every element the shape and strides can reach lies inside the storage. */
+struct ms_tensor {
+	char *name;                 /* dotted key path, owned */
+	const char *key;            /* binding name: points into NAME past any
+				     * wrapper ("state_dict.", "model.", ...)
+				     * and "module." prefix */
+	enum ms_dtype dtype;
+	int ndim;
+	int64_t shape[MS_MAX_DIMS];
+	int64_t stride[MS_MAX_DIMS];
+	int64_t offset;
+	const unsigned char *data;  /* storage base */
+	size_t storage_bytes;
+	bool big_endian;            /* stored big-endian: swap on read */
+	struct ms_tensor_stats stats;
+};
+
+/* Returns the value of the element at linear (row-major) index I, converted
+ * to double. I must be below stats.elements. */
+double ms_tensor_get(const struct ms_tensor *t, int64_t i);
+
+/* Computes T->stats in one pass over the elements. If MASK is not NULL it
+ * must have the same element count, and elements where MASK is zero count
+ * as zero. Returns 0, or -1 with ERR set when memory runs out. */
+int ms_tensor_scan(struct ms_tensor *t, const struct ms_tensor *mask,
+		   struct ms_error *err);
+
+/* Returns the element count of a shape, or -1 when it overflows int64_t or
+ * a dimension is negative. */
+int64_t ms_shape_elements(int ndim, const int64_t *shape);
+
+/* Infers the bit width the values need: for all-integer tensors the signed
+ * or unsigned width of [min, max]; otherwise ceil(log2(distinct)), or 32
+ * when the distinct count is capped. Sets *IS_SIGNED. */
+int ms_stats_infer_bits(const struct ms_tensor_stats *s, bool *is_signed);
+
+/* A loaded checkpoint: its tensors in file order, after masks were applied
+ * (mask tensors are dropped from the list). */
+struct ms_checkpoint {
+	char *path;
+	const char *format;         /* "torch-legacy", "torch-zip", "npz", ... */
+	struct ms_tensor *tensors;
+	size_t count;
+	void *priv;                 /* mappings and buffers, reader-owned */
+};
+
+/* Opens PATH, detects its container from its content, reads every tensor
+ * and scans it (ms_tensor_scan). Returns 0, or -1 with ERR set to
+ * "PATH: problem". On failure *CK is left empty and needs no close. */
+int ms_checkpoint_open(const char *path, struct ms_checkpoint *ck,
+		       struct ms_error *err);
+
+/* Releases everything the checkpoint owns. Safe on an empty checkpoint. */
+void ms_checkpoint_close(struct ms_checkpoint *ck);
+
+/* Finds a tensor by its binding name (struct ms_tensor.key). Returns NULL
+ * when there is none. */
+const struct ms_tensor *ms_checkpoint_find(const struct ms_checkpoint *ck,
+					   const char *name);
+
+#endif
