@@ -26,7 +26,8 @@ Outputs, written next to this script's parent directory:
       per layer geometry measured with forward hooks; and the ops and params
       of all seven score types, counted by the independent Python
       implementation below of the formulas of the published DenseNet-100
-      scorer (see count_layer).
+      scorer (see count_layer). They are given twice: as that scorer counts,
+      slips included, and with the slips corrected (challenge_totals).
 
 Run with Debian's PyTorch: /usr/bin/python3 tests/make-default-model.py
 With --check-reference FILE it instead scores the published checkpoint FILE
@@ -321,16 +322,24 @@ def adder_tree_bits(bits, n):
     return total
 
 
-def count_layer(layer, stats, score_type):
-    """Returns (ops, params) of one layer under the published counting.
+def count_layer(layer, stats, score_type, rules="published"):
+    """Returns (ops, params) of one layer under score type SCORE_TYPE.
 
-    Written from the formulas of the published DenseNet-100 scorer, slips
-    included. A Scale layer costs 1/2 or 1 param whatever its width, and its
-    bias is judged by channel 0 alone. An s x s average pool is charged as a
-    window of s. Fixed-length accumulation of 32-bit inputs is divided by 32
-    twice.
+    Written from the formulas of the published DenseNet-100 scorer. RULES
+    "published" keeps its slips, and "challenge" corrects each of them:
+    - Scale params: 1/2 or 1 whatever the width, where the corrected count
+      is C/2 for the 16-bit weights plus C/2 for the biases.
+    - Scale bias: judged by channel 0 alone, corrected to any nonzero value.
+    - Average pool: an s x s window is charged as s, corrected to s * s.
+    - Fixed-length adds of 32-bit inputs: divided by 32 twice, corrected
+      to once.
+    - Fixed-length accumulator width: uses the activation bits where the
+      weight bits belong.
+    - An all-zero channel under fixed-length adds: -1 adds, corrected to 0.
+    Quant layers are free under both.
     """
     accum, scale_prec, pool_prec = SCORE_TYPES[score_type]
+    published = rules == "published"
     kind = layer["kind"]
 
     if kind in ("conv", "linear"):
@@ -358,28 +367,39 @@ def count_layer(layer, stats, score_type):
             adds = sum(adder_tree_bits(wbits + abits, n)
                        for n in w["channel_nonzero"]) * hw / 32
         elif abits == 32:
-            adds = fp32_adds / 32
+            adds = fp32_adds / 32 if published else fp32_adds
         else:
-            width = math.floor(math.log2((2 ** abits - 1)
-                                         * (2 ** (abits - 1) - 1) * k)) + 1
-            adds = sum(width * (n - 1)
-                       for n in w["channel_nonzero"]) * hw / 32
+            magnitude_bits = abits if published else wbits
+            width = math.floor(math.log2(
+                (2 ** abits - 1) * (2 ** (magnitude_bits - 1) - 1) * k)) + 1
+            if published:
+                terms = [n - 1 for n in w["channel_nonzero"]]
+            else:
+                terms = [max(n - 1, 0) for n in w["channel_nonzero"]]
+            adds = sum(width * t for t in terms) * hw / 32
         return mults + adds, params
 
     if kind == "scale":
         elements = math.prod(layer["in"])
-        biased = stats[layer["name"] + ".bias"]["first"] != 0
+        bias = stats[layer["name"] + ".bias"]
+        if published:
+            biased = bias["first"] != 0
+            params = 1.0 if biased else 0.5
+        else:
+            biased = bias["nonzero"] > 0
+            channels = layer["in"][0]
+            params = channels if biased else channels / 2
         if not biased:
-            return elements / 2, 0.5
+            return elements / 2, params
         if scale_prec == "fp16":
-            return elements, 1.0
-        return elements / 2 + elements, 1.0
+            return elements, params
+        return elements / 2 + elements, params
 
     if kind == "relu":
         return math.prod(layer["out"]) / 2, 0.0
 
     if kind == "avgpool":
-        s = layer["window"]
+        s = layer["window"] if published else layer["window"] ** 2
         n = math.prod(layer["out"])
         if pool_prec == "fp16":
             return ((s - 1) + 1) * n / 2, 0.0
@@ -388,15 +408,15 @@ def count_layer(layer, stats, score_type):
     raise ValueError("no counting for layer kind " + kind)
 
 
-def score(layers, stats):
+def score(layers, stats, rules="published"):
     """Returns per-type totals and per-layer costs for every score type."""
     totals = []
-    per_layer = [{"name": layer["name"], "kind": layer["kind"], "ops": []}
-                 for layer in layers]
+    per_layer = [{"ops": []} for layer in layers]
     for score_type in range(len(SCORE_TYPES)):
         ops = params = 0.0
         for layer, row in zip(layers, per_layer):
-            layer_ops, layer_params = count_layer(layer, stats, score_type)
+            layer_ops, layer_params = count_layer(layer, stats, score_type,
+                                                  rules)
             ops += layer_ops
             params += layer_params
             row["ops"].append(layer_ops)
@@ -462,6 +482,12 @@ def main():
                      "channel; choose another seed" % key)
     layers = measure_geometry(model)
     totals, per_layer = score(layers, stats)
+    challenge_totals, challenge_per_layer = score(layers, stats, "challenge")
+    for layer, row, challenge_row in zip(layers, per_layer,
+                                         challenge_per_layer):
+        layer.update(row)
+        layer["challenge_ops"] = challenge_row["ops"]
+        layer["challenge_params"] = challenge_row["params"]
 
     conv = [e for k, e in stats.items() if k.endswith(".weight")
             and len(e["shape"]) == 4]
@@ -478,12 +504,15 @@ def main():
         ("bits", {"conv_weight": CONV_BITS, "fc_weight": FC_BITS,
                   "conv1_input": 32, "fc_input": 32, "other_conv_input": 4}),
         ("baseline", {"ops": BASELINE_OPS, "params": BASELINE_PARAMS}),
-        ("note", "Totals follow the published DenseNet-100 counting, "
-                 "slips included. Python sums in layer order, so compare "
-                 "with a relative tolerance of about 1e-12."),
+        ("note", "totals and per-layer ops/params follow the published "
+                 "DenseNet-100 counting, slips included; challenge_totals "
+                 "and challenge_ops/challenge_params correct the slips. "
+                 "Quant layers are free in both. Python sums in layer "
+                 "order, so compare with a relative tolerance of about "
+                 "1e-12."),
         ("totals", totals),
-        ("layers", [dict(geometry, **row)
-                    for geometry, row in zip(layers, per_layer)]),
+        ("challenge_totals", challenge_totals),
+        ("layers", layers),
         ("tensors", stats),
     ])
     with open(json_path, "w") as out:
@@ -492,9 +521,12 @@ def main():
 
     print("%s: %d tensors, %d bytes" % (model_path, len(stats),
                                         os.path.getsize(model_path)))
-    for row in totals:
-        print("type %d: ops %r params %r score %.6f"
-              % (row["type"], row["ops"], row["params"], row["score"]))
+    for rules, rows in (("published", totals),
+                        ("challenge", challenge_totals)):
+        for row in rows:
+            print("%s type %d: ops %r params %r score %.6f"
+                  % (rules, row["type"], row["ops"], row["params"],
+                     row["score"]))
     return 0
 
 
