@@ -1,0 +1,234 @@
+/* The explorer's export: the file name prompt, the replace question, and
+ * writing the report through ms_report_save(). No terminal code here. */
+#include "app.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "keys.h"
+#include "report.h"
+
+/* File name endings dropped from the checkpoint's name to make the
+ * default export name, tried repeatedly so "x.pth.tar" gives "x". */
+static const char *const checkpoint_extensions[] = {
+	".tar", ".pth", ".pt", ".ckpt", ".bin", ".npz", ".npy",
+	".safetensors", ".net",
+};
+
+static bool strip_suffix(char *name, const char *suffix)
+{
+	size_t n = strlen(name);
+	size_t s = strlen(suffix);
+
+	if (n <= s || strcmp(name + n - s, suffix) != 0)
+		return false;
+	name[n - s] = '\0';
+	return true;
+}
+
+void ms_app_default_export_name(const struct ms_app *app, char *buf,
+				size_t size)
+{
+	const char *source = app->checkpoint_path;
+	const char *slash;
+	char base[256];
+	bool stripped;
+
+	if (source == NULL || source[0] == '\0')
+		source = app->net->name;
+	if (source == NULL || source[0] == '\0')
+		source = "microscore";
+	slash = strrchr(source, '/');
+	if (slash != NULL && slash[1] != '\0')
+		source = slash + 1;
+	snprintf(base, sizeof base, "%s", source);
+
+	do {
+		stripped = false;
+		for (size_t i = 0; i < sizeof checkpoint_extensions /
+				       sizeof checkpoint_extensions[0]; i++)
+			if (strip_suffix(base, checkpoint_extensions[i]))
+				stripped = true;
+	} while (stripped);
+	snprintf(buf, size, "%s-score.txt", base);
+}
+
+static void set_input(struct ms_app *app, const char *text)
+{
+	snprintf(app->input, sizeof app->input, "%s", text);
+	app->input_len = strlen(app->input);
+}
+
+unsigned ms_app_export_start(struct ms_app *app)
+{
+	char name[MS_APP_INPUT_MAX];
+
+	ms_app_default_export_name(app, name, sizeof name);
+	set_input(app, name);
+	app->prompt = MS_PROMPT_EXPORT_PATH;
+	app->message[0] = '\0';
+	return MS_APP_PROMPT | MS_APP_REDRAW;
+}
+
+static enum ms_report_format format_of(const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n >= 5 && strcmp(path + n - 5, ".json") == 0)
+		return MS_REPORT_JSON;
+	if (n >= 4 && strcmp(path + n - 4, ".csv") == 0)
+		return MS_REPORT_CSV;
+	return MS_REPORT_TEXT;
+}
+
+static const char *format_name(enum ms_report_format format)
+{
+	switch (format) {
+	case MS_REPORT_JSON:
+		return "JSON";
+	case MS_REPORT_CSV:
+		return "CSV";
+	case MS_REPORT_TEXT:
+		break;
+	}
+	return "text";
+}
+
+/* Writes the report to the prompt's file name. An existing file turns
+ * the prompt into the replace question unless REPLACE is true. */
+static unsigned export_to_input(struct ms_app *app, bool replace)
+{
+	struct ms_report_input in = {
+		.checkpoint = app->checkpoint_path,
+		.net = app->net,
+		.table = &app->table,
+		.overrides = app->overrides,
+	};
+	enum ms_report_format format = format_of(app->input);
+	struct ms_error err = { { 0 } };
+	bool exists = false;
+
+	if (ms_report_save(app->input, replace, format, &in, &exists,
+			   &err) < 0) {
+		if (exists && !replace) {
+			app->prompt = MS_PROMPT_REPLACE;
+			return MS_APP_PROMPT | MS_APP_REDRAW;
+		}
+		app->prompt = MS_PROMPT_NONE;
+		ms_app_message(app, true, "%s", err.msg);
+		return MS_APP_REDRAW;
+	}
+	app->prompt = MS_PROMPT_NONE;
+	ms_app_message(app, false, "wrote the %s report to %s",
+		       format_name(format), app->input);
+	return MS_APP_REDRAW;
+}
+
+/* Removes the last UTF-8 character of the input. */
+static void delete_last_char(struct ms_app *app)
+{
+	while (app->input_len > 0) {
+		unsigned char c = (unsigned char)app->input[--app->input_len];
+
+		if ((c & 0xc0) != 0x80)
+			break;
+	}
+	app->input[app->input_len] = '\0';
+}
+
+static unsigned path_prompt_key(struct ms_app *app, int key)
+{
+	char text[2] = { 0 };
+
+	switch (key) {
+	case MS_KEY_ENTER:
+	case '\n':
+	case '\r':
+		if (app->input_len == 0) {
+			app->prompt = MS_PROMPT_NONE;
+			ms_app_message(app, false,
+				       "export cancelled: no file name");
+			return MS_APP_REDRAW;
+		}
+		return export_to_input(app, false);
+	case MS_KEY_ESCAPE:
+		app->prompt = MS_PROMPT_NONE;
+		ms_app_message(app, false, "export cancelled");
+		return MS_APP_REDRAW;
+	case MS_KEY_BACKSPACE:
+		delete_last_char(app);
+		return MS_APP_PROMPT | MS_APP_REDRAW;
+	default:
+		if (key < 0x20 || key > 0x7e)
+			return MS_APP_PROMPT;
+		text[0] = (char)key;
+		return ms_app_prompt_insert(app, text);
+	}
+}
+
+static unsigned replace_prompt_key(struct ms_app *app, int key)
+{
+	switch (key) {
+	case 'y':
+	case 'Y':
+		return export_to_input(app, true);
+	case 'n':
+	case 'N':
+	case MS_KEY_ESCAPE:
+		/* Back to the file name, so that another can be typed. */
+		app->prompt = MS_PROMPT_EXPORT_PATH;
+		return MS_APP_PROMPT | MS_APP_REDRAW;
+	default:
+		return MS_APP_PROMPT;
+	}
+}
+
+unsigned ms_app_prompt_key(struct ms_app *app, int key)
+{
+	switch (app->prompt) {
+	case MS_PROMPT_EXPORT_PATH:
+		return path_prompt_key(app, key);
+	case MS_PROMPT_REPLACE:
+		return replace_prompt_key(app, key);
+	case MS_PROMPT_NONE:
+		break;
+	}
+	return 0;
+}
+
+unsigned ms_app_prompt_insert(struct ms_app *app, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (app->prompt != MS_PROMPT_EXPORT_PATH)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			return MS_APP_PROMPT;
+	if (app->input_len + n >= sizeof app->input) {
+		ms_app_message(app, true, "file name too long: at most %zu bytes",
+			       sizeof app->input - 1);
+		return MS_APP_PROMPT | MS_APP_REDRAW;
+	}
+	memcpy(app->input + app->input_len, text, n + 1);
+	app->input_len += n;
+	return MS_APP_PROMPT | MS_APP_REDRAW;
+}
+
+void ms_app_prompt_text(const struct ms_app *app, char *buf, size_t size)
+{
+	switch (app->prompt) {
+	case MS_PROMPT_EXPORT_PATH:
+		snprintf(buf, size, "Export to (Enter writes, Esc cancels): %s",
+			 app->input);
+		return;
+	case MS_PROMPT_REPLACE:
+		snprintf(buf, size, "%s exists. Replace it? (y/n) ",
+			 app->input);
+		return;
+	case MS_PROMPT_NONE:
+		break;
+	}
+	if (size > 0)
+		buf[0] = '\0';
+}

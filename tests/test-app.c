@@ -1,0 +1,438 @@
+/* Unit tests of the explorer's state and key handlers (src/app.c,
+ * src/app_export.c) on a small network built in memory, without a
+ * terminal. Expected counts are derived by hand from the MicroNet formulas
+ * in the comments next to them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "keys.h"
+#include "tap.h"
+
+/* Three layers:
+ *   c1: 1x1 conv, 2 -> 4 channels, output 4x2x2, dense weight of N = 8,
+ *       nz = 8, 4-bit weights, 4-bit activations;
+ *   r1: relu over 4x2x2;
+ *   fc: linear, 16 -> 3, 48 weights of which 24 nonzero, 6-bit weights,
+ *       activation bits not set (so 32). */
+static struct ms_layer layers[3];
+static struct ms_net net;
+
+static void build_net(void)
+{
+	struct ms_layer *c1 = &layers[0];
+	struct ms_layer *r1 = &layers[1];
+	struct ms_layer *fc = &layers[2];
+
+	memset(layers, 0, sizeof layers);
+	c1->name = "c1";
+	c1->kind = MS_LAYER_CONV;
+	c1->in = (struct ms_shape){ 2, 2, 2 };
+	c1->out = (struct ms_shape){ 4, 2, 2 };
+	c1->kh = c1->kw = 1;
+	c1->stride_h = c1->stride_w = 1;
+	c1->dilation = 1;
+	c1->groups = 1;
+	c1->weight_elements = 8;
+	c1->weight_nonzero = 8;
+	c1->weight_channels = 4;
+	c1->weight_bits = 4;
+	c1->act_bits = 4;
+
+	r1->name = "r1";
+	r1->kind = MS_LAYER_RELU;
+	r1->in = r1->out = (struct ms_shape){ 4, 2, 2 };
+
+	fc->name = "fc";
+	fc->kind = MS_LAYER_LINEAR;
+	fc->in = (struct ms_shape){ 16, 1, 1 };
+	fc->out = (struct ms_shape){ 3, 1, 1 };
+	fc->kh = fc->kw = 1;
+	fc->stride_h = fc->stride_w = 1;
+	fc->dilation = 1;
+	fc->groups = 1;
+	fc->weight_elements = 48;
+	fc->weight_nonzero = 24;
+	fc->weight_channels = 3;
+	fc->weight_bits = 6;
+
+	memset(&net, 0, sizeof net);
+	net.name = "tiny";
+	net.path = "tiny.net";
+	net.input = (struct ms_shape){ 2, 2, 2 };
+	net.layers = layers;
+	net.count = 3;
+}
+
+static void start(struct ms_app *app, int type)
+{
+	struct ms_policy p;
+	struct ms_error err;
+
+	ms_policy_from_type(type, &p);
+	if (ms_app_init(app, "/data/runs/tiny.pth.tar", NULL, &net, &p,
+			&err) < 0) {
+		printf("Bail out! ms_app_init failed: %s\n", err.msg);
+		exit(1);
+	}
+}
+
+/* Sends KEY and recomputes when the handler asks for it, as the event
+ * loop does. Returns the flags. */
+static unsigned press(struct ms_app *app, int key)
+{
+	struct ms_error err;
+	unsigned flags = ms_app_key(app, key);
+
+	if ((flags & MS_APP_RECOMPUTE) && ms_app_recompute(app, &err) < 0) {
+		printf("Bail out! ms_app_recompute failed: %s\n", err.msg);
+		exit(1);
+	}
+	return flags;
+}
+
+static void test_weight_bits_cycle(void)
+{
+	struct ms_app app;
+	/* Up from the described 4: the listed widths, wrapping after 32,
+	 * and back to 4, which clears the override (0). */
+	static const int up[] = { 5, 6, 8, 16, 32, 1, 2, 3, 0 };
+	static const int down[] = { 3, 2, 1, 32, 16, 8, 6, 5, 0 };
+	unsigned flags;
+
+	start(&app, 2);
+	for (size_t i = 0; i < sizeof up / sizeof up[0]; i++) {
+		flags = press(&app, 'w');
+		tap_ok(app.overrides[0].weight_bits == up[i],
+		       "w step %zu gives weight bits override %d", i + 1,
+		       up[i]);
+		tap_ok((flags & MS_APP_RECOMPUTE) != 0,
+		       "w step %zu asks for a recompute", i + 1);
+	}
+	for (size_t i = 0; i < sizeof down / sizeof down[0]; i++) {
+		press(&app, 'W');
+		tap_ok(app.overrides[0].weight_bits == down[i],
+		       "W step %zu gives weight bits override %d", i + 1,
+		       down[i]);
+	}
+	ms_app_free(&app);
+}
+
+static void test_act_bits_cycle(void)
+{
+	struct ms_app app;
+
+	start(&app, 2);
+	/* fc sets no activation bits, so 32 is its described value: one
+	 * step up wraps to 1, one step down from 32 gives 16. */
+	press(&app, MS_KEY_END);
+	tap_ok(app.selected == 2, "End selects the last layer");
+	press(&app, 'a');
+	tap_ok(app.overrides[2].act_bits == 1, "a from unset 32 wraps to 1");
+	press(&app, 'A');
+	tap_ok(app.overrides[2].act_bits == 0, "A from 1 returns to unset");
+	press(&app, 'A');
+	tap_ok(app.overrides[2].act_bits == 16, "A from unset 32 gives 16");
+
+	/* A described width outside the list (7) is a stop of its own. */
+	layers[0].act_bits = 7;
+	press(&app, MS_KEY_HOME);
+	press(&app, 'A');
+	tap_ok(app.overrides[0].act_bits == 6, "A from described 7 gives 6");
+	press(&app, 'a');
+	tap_ok(app.overrides[0].act_bits == 0, "a from 6 returns to 7");
+	press(&app, 'a');
+	tap_ok(app.overrides[0].act_bits == 8, "a from described 7 gives 8");
+	layers[0].act_bits = 4;
+	ms_app_free(&app);
+}
+
+static void test_bits_change_totals(void)
+{
+	struct ms_app app;
+	double ops, params;
+
+	start(&app, 2);
+	ops = app.table.ops;
+	params = app.table.params;
+
+	/* c1 at 4 -> 5 weight bits, score type 2 (FP32 accumulation):
+	 * params = (N + nz * wb) / 32 = (8 + 8 * 5) / 32 - (8 + 8 * 4) / 32
+	 * = +0.25; multiplies = nz * H * W * max(wb, ab) / 32
+	 * = 8 * 4 * 5 / 32 - 8 * 4 * 4 / 32 = +1 op; FP32 adds do not
+	 * depend on the bits. */
+	press(&app, 'w');
+	tap_close(app.table.params - params, 0.25, 1e-12,
+		  "w on c1 adds 0.25 params");
+	tap_close(app.table.ops - ops, 1.0, 1e-12, "w on c1 adds 1 op");
+	tap_ok(ms_app_override_count(&app) == 1, "one layer overridden");
+	tap_ok(ms_app_bits(&app, 0, true) == 5, "c1 weight bits now 5");
+
+	/* r resets every override and the totals come back exactly. */
+	press(&app, 'j');
+	press(&app, 'j');
+	press(&app, 'a');
+	tap_ok(ms_app_override_count(&app) == 2, "two layers overridden");
+	tap_ok((press(&app, 'r') & MS_APP_RECOMPUTE) != 0,
+	       "r asks for a recompute");
+	tap_ok(ms_app_override_count(&app) == 0, "r clears every override");
+	tap_ok(app.table.ops == ops, "r restores the ops");
+	tap_ok(app.table.params == params, "r restores the params");
+	ms_app_free(&app);
+}
+
+static void test_bits_rejected_on_relu(void)
+{
+	struct ms_app app;
+	unsigned flags;
+
+	start(&app, 0);
+	press(&app, MS_KEY_DOWN);
+	tap_ok(app.selected == 1, "Down selects r1");
+	flags = press(&app, 'w');
+	tap_ok((flags & MS_APP_RECOMPUTE) == 0, "w on a relu recomputes nothing");
+	tap_ok(app.overrides[1].weight_bits == 0, "w on a relu sets nothing");
+	tap_ok(app.message_is_error, "w on a relu reports an error");
+	tap_ok(strstr(app.message, "r1") != NULL, "the error names the layer");
+	press(&app, 'a');
+	tap_ok(app.overrides[1].act_bits == 0, "a on a relu sets nothing");
+	ms_app_free(&app);
+}
+
+static void test_score_type_and_rules(void)
+{
+	struct ms_app app;
+	double published_params;
+
+	start(&app, 0);
+	tap_ok(app.policy.type == 0, "starts at type 0");
+	tap_ok((press(&app, '3') & MS_APP_RECOMPUTE) != 0,
+	       "3 asks for a recompute");
+	tap_ok(app.policy.type == 3, "3 selects type 3");
+	tap_ok(app.policy.accum == MS_ACCUM_FIXED,
+	       "type 3 accumulates in fixed-length integers");
+	tap_ok(app.policy.pool_prec == MS_PREC_FP32, "type 3 pools in FP32");
+	tap_ok(app.table.policy.type == 3, "the table follows type 3");
+
+	/* Dense c1 under the challenge rules needs no mask: params
+	 * N * wb / 32 = 8 * 4 / 32 = 1 against (N + nz * wb) / 32 = 1.25
+	 * published, a difference of -0.25 in either mode. */
+	tap_close(ms_app_rules_diff_params(&app, 0), -0.25, 1e-12,
+		  "c1 challenge-minus-published params under published rules");
+	published_params = app.table.params;
+	press(&app, 'p');
+	tap_ok(app.policy.rules == MS_RULES_CHALLENGE, "p selects challenge rules");
+	tap_ok(app.other.policy.rules == MS_RULES_PUBLISHED,
+	       "the comparison table is then published");
+	tap_close(ms_app_rules_diff_params(&app, 0), -0.25, 1e-12,
+		  "c1 challenge-minus-published params under challenge rules");
+	tap_close(app.other.params, published_params, 1e-12,
+		  "the comparison table keeps the published params");
+	press(&app, '5');
+	tap_ok(app.policy.rules == MS_RULES_CHALLENGE,
+	       "a score type key keeps the challenge rules");
+	tap_ok(app.policy.type == 5, "5 selects type 5");
+	press(&app, 'p');
+	tap_ok(app.policy.rules == MS_RULES_PUBLISHED, "p switches back");
+	ms_app_free(&app);
+}
+
+static void test_movement(void)
+{
+	struct ms_app app;
+
+	start(&app, 0);
+	ms_app_set_page_rows(&app, 2);
+	press(&app, MS_KEY_UP);
+	tap_ok(app.selected == 0, "Up at the top stays at the top");
+	press(&app, MS_KEY_PAGE_DOWN);
+	tap_ok(app.selected == 1, "PgDn with 2 rows moves one row");
+	press(&app, 'G');
+	tap_ok(app.selected == 2, "G selects the last layer");
+	tap_ok(app.top == 1, "the table scrolls to show the last layer");
+	press(&app, MS_KEY_DOWN);
+	tap_ok(app.selected == 2, "Down at the bottom stays at the bottom");
+	press(&app, 'g');
+	tap_ok(app.selected == 0 && app.top == 0, "g returns to the top");
+	ms_app_set_page_rows(&app, 10);
+	press(&app, MS_KEY_PAGE_DOWN);
+	tap_ok(app.selected == 2, "PgDn stops at the last layer");
+	tap_ok(app.top == 0, "no scrolling when every row fits");
+	ms_app_free(&app);
+}
+
+static void test_help_quit_and_others(void)
+{
+	struct ms_app app;
+
+	start(&app, 0);
+	press(&app, '?');
+	tap_ok(app.show_help, "? shows the help");
+	tap_ok(press(&app, 'q') == MS_APP_REDRAW,
+	       "a key on the help screen only closes it");
+	tap_ok(!app.show_help, "the help is closed");
+	tap_ok((press(&app, 'q') & MS_APP_QUIT) != 0, "q quits");
+	tap_ok((press(&app, MS_KEY_RESIZE) & MS_APP_RESIZE) != 0,
+	       "a resize asks for a new layout");
+	press(&app, 'Z');
+	tap_ok(app.message_is_error && strstr(app.message, "?") != NULL,
+	       "an unbound key points to the help");
+	press(&app, 'd');
+	tap_ok(app.show_diff, "d shows the difference columns");
+	press(&app, 'd');
+	tap_ok(!app.show_diff, "d hides them again");
+	ms_app_free(&app);
+}
+
+static void test_key_table(void)
+{
+	int twice = 0;
+
+	for (int k = '0'; k <= '6'; k++) {
+		const struct ms_binding *b = ms_binding_find(k);
+
+		tap_ok(b != NULL && b->action == MS_ACTION_SCORE_TYPE,
+		       "key %c selects a score type", k);
+	}
+	tap_ok(ms_binding_find('7') == NULL, "key 7 is not bound");
+	for (size_t i = 0; i < ms_binding_count; i++)
+		for (size_t j = i + 1; j < ms_binding_count; j++)
+			for (int a = 0; a < MS_BINDING_KEYS; a++)
+				for (int b = 0; b < MS_BINDING_KEYS; b++)
+					if (ms_bindings[i].keys[a] != 0 &&
+					    ms_bindings[i].keys[a] ==
+					    ms_bindings[j].keys[b]) {
+						printf("# key %d bound twice\n",
+						       ms_bindings[i].keys[a]);
+						twice++;
+					}
+	tap_ok(twice == 0, "no key is bound twice");
+}
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return (int)n;
+}
+
+static void type_text(struct ms_app *app, const char *text)
+{
+	for (; *text != '\0'; text++)
+		press(app, (unsigned char)*text);
+}
+
+static void test_export(void)
+{
+	struct ms_app app;
+	char dir[] = "/tmp/test-app-XXXXXX";
+	char path[256];
+	char content[4096];
+	FILE *f;
+
+	start(&app, 0);
+	tap_ok((press(&app, 'e') & MS_APP_PROMPT) != 0, "e opens a prompt");
+	tap_ok(app.prompt == MS_PROMPT_EXPORT_PATH, "the prompt asks for a name");
+	tap_str(app.input, "tiny-score.txt",
+		"the default name is the checkpoint's without extensions");
+
+	/* Backspace removes one whole UTF-8 character. */
+	ms_app_prompt_insert(&app, "\xc3\xa9");
+	tap_ok(app.input_len == strlen("tiny-score.txt") + 2,
+	       "a 2-byte character is inserted");
+	press(&app, MS_KEY_BACKSPACE);
+	tap_str(app.input, "tiny-score.txt", "Backspace removes it whole");
+	press(&app, MS_KEY_ESCAPE);
+	tap_ok(app.prompt == MS_PROMPT_NONE, "Escape closes the prompt");
+
+	if (mkdtemp(dir) == NULL) {
+		tap_ok(0, "mkdtemp failed");
+		ms_app_free(&app);
+		return;
+	}
+	snprintf(path, sizeof path, "%s/r.txt", dir);
+
+	press(&app, 'e');
+	while (app.input_len > 0)
+		press(&app, MS_KEY_BACKSPACE);
+	type_text(&app, path);
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_NONE, "Enter on a new name writes at once");
+	tap_ok(!app.message_is_error, "the export reports success");
+	tap_ok(read_file(path, content, sizeof content) > 0 &&
+	       strstr(content, "tiny") != NULL,
+	       "the report file names the network");
+
+	/* An existing file is replaced only after a yes. */
+	f = fopen(path, "w");
+	if (f != NULL) {
+		fputs("old\n", f);
+		fclose(f);
+	}
+	press(&app, 'e');
+	while (app.input_len > 0)
+		press(&app, MS_KEY_BACKSPACE);
+	type_text(&app, path);
+	press(&app, '\r');
+	tap_ok(app.prompt == MS_PROMPT_REPLACE, "an existing file asks first");
+	press(&app, 'n');
+	tap_ok(app.prompt == MS_PROMPT_EXPORT_PATH, "n returns to the name");
+	tap_ok(read_file(path, content, sizeof content) > 0 &&
+	       strcmp(content, "old\n") == 0, "n leaves the file alone");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_REPLACE, "Enter asks again");
+	press(&app, 'y');
+	tap_ok(app.prompt == MS_PROMPT_NONE, "y closes the prompt");
+	tap_ok(read_file(path, content, sizeof content) > 0 &&
+	       strstr(content, "tiny") != NULL, "y replaces the file");
+
+	/* A JSON name gives a JSON report. */
+	snprintf(path, sizeof path, "%s/r.json", dir);
+	press(&app, 'e');
+	while (app.input_len > 0)
+		press(&app, MS_KEY_BACKSPACE);
+	type_text(&app, path);
+	press(&app, MS_KEY_ENTER);
+	tap_ok(read_file(path, content, sizeof content) > 0 &&
+	       content[0] == '{', "a .json name writes JSON");
+
+	/* A directory that does not exist fails with a message. */
+	snprintf(path, sizeof path, "%s/missing/r.txt", dir);
+	press(&app, 'e');
+	while (app.input_len > 0)
+		press(&app, MS_KEY_BACKSPACE);
+	type_text(&app, path);
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_NONE && app.message_is_error,
+	       "a missing directory is reported as an error");
+
+	snprintf(path, sizeof path, "%s/r.txt", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/r.json", dir);
+	unlink(path);
+	rmdir(dir);
+	ms_app_free(&app);
+}
+
+int main(void)
+{
+	build_net();
+	test_weight_bits_cycle();
+	test_act_bits_cycle();
+	test_bits_change_totals();
+	test_bits_rejected_on_relu();
+	test_score_type_and_rules();
+	test_movement();
+	test_help_quit_and_others();
+	test_key_table();
+	test_export();
+	return tap_done();
+}
