@@ -217,9 +217,10 @@ static unsigned change_bits(struct ms_app *app, bool weight, int dir)
 	l = &app->net->layers[i];
 	if (weight ? !ms_app_weight_bits_apply(app, i) :
 		     !ms_app_act_bits_apply(app, i)) {
-		ms_app_message(app, true, "%s: a %s layer has no %s bits to change",
-			    l->name, ms_layer_kind_name(l->kind),
-			    weight ? "weight" : "activation");
+		ms_app_message(app, true, "%s: %s bits can be changed on conv "
+			       "and linear layers only, not on a %s layer",
+			       l->name, weight ? "weight" : "activation",
+			       ms_layer_kind_name(l->kind));
 		return MS_APP_REDRAW;
 	}
 
