@@ -86,22 +86,16 @@ static int64_t channel_nz(const struct ms_layer *l, int64_t c)
 }
 
 /* Returns the accumulator width of the fixed-length mode, in bits: wide
- * enough that K products never overflow. The published scorer takes the
- * activation width for the weight's. The challenge form bounds each product
- * by (2^ab - 1) * 2^(wb-1), the largest magnitude of an unsigned ab-bit
- * activation times a signed wb-bit weight, plus a sign bit. */
-static double fixed_width(const struct ms_layer *l, int wb, int ab, int64_t k,
-			  enum ms_rules rules)
+ * enough that K products of an unsigned AB-bit activation and a WB-bit
+ * weight of magnitude up to 2^(WB-1) - 1 never overflow. The published
+ * scorer takes the activation width where the weight's belongs. */
+static double fixed_width(int wb, int ab, int64_t k, enum ms_rules rules)
 {
-	double range;
+	int factor_bits = rules == MS_RULES_PUBLISHED ? ab : wb;
+	double range = (ldexp(1, ab) - 1) * (ldexp(1, factor_bits - 1) - 1) *
+		       (double)k;
 
-	if (rules == MS_RULES_PUBLISHED) {
-		range = (ldexp(1, ab) - 1) * (ldexp(1, ab - 1) - 1) * (double)k;
-		return floor(log2(range)) + 1;
-	}
-	range = (l->act_signed ? ldexp(1, ab - 1) : ldexp(1, ab) - 1) *
-		ldexp(1, wb - 1) * (double)k;
-	return ceil(log2(range + 1)) + 1;
+	return range >= 1 ? floor(log2(range)) + 1 : 1;
 }
 
 /* Counts the additions of a conv or linear layer, in ops. */
@@ -135,7 +129,7 @@ static double conv_adds(const struct ms_layer *l, const struct ms_policy *p,
 	/* Fixed-length integer accumulation. */
 	if (ab == 32)
 		return p->rules == MS_RULES_PUBLISHED ? fp32 / 32 : fp32;
-	double width = fixed_width(l, wb, ab, k, p->rules);
+	double width = fixed_width(wb, ab, k, p->rules);
 	for (int64_t c = 0; c < C; c++) {
 		int64_t nz = channel_nz(l, c);
 
@@ -197,12 +191,11 @@ static void score_scale(const struct ms_layer *l, const struct ms_policy *p,
 	if (bias)
 		out->adds = E * prec_ops(p->scale_prec);
 
-	/* The published scorer took the batch size (1) for the channel
-	 * count, so it stores one 16-bit weight and one 16-bit bias. */
+	/* C 16-bit weights, and C 16-bit biases when there is a bias. The
+	 * published scorer took the batch size (1) for the channel count. */
 	if (p->rules == MS_RULES_PUBLISHED)
-		out->params = bias ? 1.0 : 0.5;
-	else
-		out->params = C / 2 + (bias ? C * prec_ops(p->scale_prec) : 0);
+		C = 1;
+	out->params = C / 2 + (bias ? C / 2 : 0);
 }
 
 static void score_batchnorm(const struct ms_layer *l, const struct ms_policy *p,

@@ -63,9 +63,9 @@ static void test_conv(void)
 
 	p.rules = MS_RULES_CHALLENGE;
 	ms_score_layer(&l, &p, NULL, &c);
-	/* products reach 15 * 8 = 120; 4 of them 480: ceil(log2(481)) = 9
-	 * bits plus a sign bit, 10; adds = 10 * 2 * 4 / 32 */
-	tap_close(c.adds, 10.0 * 2 * 4 / 32, 1e-15,
+	/* with the weight bits: floor(log2(15 * (2^3 - 1) * 4)) + 1 = 9,
+	 * the same as the published width because wb = ab */
+	tap_close(c.adds, 9.0 * 2 * 4 / 32, 1e-15,
 		  "conv adds, fixed length, challenge width");
 
 	/* 32-bit inputs: the published fixed-length count is the fp32 count
@@ -89,8 +89,21 @@ static void test_conv(void)
 		  "fixed length, empty channel, published");
 	p.rules = MS_RULES_CHALLENGE;
 	ms_score_layer(&l, &p, NULL, &c);
-	tap_close(c.adds, 10.0 * 3 * 4 / 32, 1e-15,
+	tap_close(c.adds, 9.0 * 3 * 4 / 32, 1e-15,
 		  "fixed length, empty channel, rules");
+
+	/* 8-bit weights, 4-bit inputs: the published width is
+	 * floor(log2(15 * 7 * 4)) + 1 = 9, the challenge width
+	 * floor(log2(15 * 127 * 4)) + 1 = floor(12.9) + 1 = 13. */
+	l = small_conv();
+	l.weight_bits = 8;
+	ms_score_layer(&l, &p, NULL, &c);
+	tap_close(c.adds, 13.0 * 2 * 4 / 32, 1e-15,
+		  "fixed length width uses weight bits, rules");
+	p.rules = MS_RULES_PUBLISHED;
+	ms_score_layer(&l, &p, NULL, &c);
+	tap_close(c.adds, 9.0 * 2 * 4 / 32, 1e-15,
+		  "fixed length width uses act bits, published");
 }
 
 static void test_override(void)
@@ -129,7 +142,8 @@ static void test_scale(void)
 
 	p.rules = MS_RULES_CHALLENGE;
 	ms_score_layer(&l, &p, NULL, &c);
-	/* Any nonzero bias counts: E/2 + E/2 ops, C/2 + C/2 params. */
+	/* Any nonzero bias counts: E/2 + E/2 ops, C/2 + C/2 params (16-bit
+	 * weights and biases). */
 	tap_close(c.ops, 12, 1e-15, "scale, rules: any bias counts");
 	tap_close(c.params, 3, 1e-15, "scale, rules: C values stored");
 
