@@ -88,10 +88,10 @@ unsigned ms_app_key(struct ms_app *app, int key);
 unsigned ms_app_prompt_key(struct ms_app *app, int key);
 
 /* Opens the export prompt with the default file name as its text. On
- * Enter the report is written with ms_report_save(), in JSON for a name
- * ending in ".json", CSV for ".csv" and text otherwise; an existing file
- * is replaced only after a yes to the replace question. Returns enum
- * ms_app_flag bits. */
+ * Enter the report is written with ms_report_save(): JSON for a name
+ * ending in ".json", CSV for ".csv" and text otherwise. A leading "~/"
+ * stands for $HOME. An existing file is replaced only after a yes to the
+ * replace question. Returns enum ms_app_flag bits. */
 unsigned ms_app_export_start(struct ms_app *app);
 
 /* Writes the open prompt's question and input into BUF (SIZE bytes), or

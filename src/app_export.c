@@ -3,6 +3,7 @@
 #include "app.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "keys.h"
@@ -94,6 +95,21 @@ static const char *format_name(enum ms_report_format format)
 	return "text";
 }
 
+/* Copies NAME to PATH (SIZE bytes), replacing a leading "~/" with the
+ * value of $HOME as a shell would, because no shell expands the name.
+ * Returns 0, or -1 when the result does not fit. */
+static int expand_home(const char *name, char *path, size_t size)
+{
+	const char *home = getenv("HOME");
+	int n;
+
+	if (name[0] == '~' && name[1] == '/' && home != NULL && home[0] != '\0')
+		n = snprintf(path, size, "%s%s", home, name + 1);
+	else
+		n = snprintf(path, size, "%s", name);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 /* Writes the report to the prompt's file name. An existing file turns
  * the prompt into the replace question unless REPLACE is true. */
 static unsigned export_to_input(struct ms_app *app, bool replace)
@@ -107,9 +123,14 @@ static unsigned export_to_input(struct ms_app *app, bool replace)
 	enum ms_report_format format = format_of(app->input);
 	struct ms_error err = { { 0 } };
 	bool exists = false;
+	char path[MS_APP_INPUT_MAX + 512];
 
-	if (ms_report_save(app->input, replace, format, &in, &exists,
-			   &err) < 0) {
+	if (expand_home(app->input, path, sizeof path) < 0) {
+		app->prompt = MS_PROMPT_NONE;
+		ms_app_message(app, true, "%s: file name too long", app->input);
+		return MS_APP_REDRAW;
+	}
+	if (ms_report_save(path, replace, format, &in, &exists, &err) < 0) {
 		if (exists && !replace) {
 			app->prompt = MS_PROMPT_REPLACE;
 			return MS_APP_PROMPT | MS_APP_REDRAW;
@@ -120,7 +141,7 @@ static unsigned export_to_input(struct ms_app *app, bool replace)
 	}
 	app->prompt = MS_PROMPT_NONE;
 	ms_app_message(app, false, "wrote the %s report to %s",
-		       format_name(format), app->input);
+		       format_name(format), path);
 	return MS_APP_REDRAW;
 }
 

@@ -1,7 +1,7 @@
 /* The explorer's event loop: starts curses, turns terminal keys into the
  * key codes of keys.h, hands them to the state (app.c), recomputes and
- * draws as the returned flags say, and restores the terminal on every way
- * out. */
+ * draws as the returned flags request, and restores the terminal on every
+ * way out. */
 #include "ui.h"
 
 #include <curses.h>
@@ -113,6 +113,9 @@ int ms_ui_run(struct ms_app *app, struct ms_error *err)
 			doupdate();
 		}
 
+		/* Cleared first, so that an end of input cannot pass for an
+		 * interrupted read left over from an earlier signal. */
+		errno = 0;
 		status = get_wch(&ch);
 		if (status == ERR) {
 			if (errno == EINTR)

@@ -79,8 +79,8 @@ static void start(struct ms_app *app, int type)
 	}
 }
 
-/* Sends KEY and recomputes when the handler asks for it, as the event
- * loop does. Returns the flags. */
+/* Sends KEY and recomputes when the returned flags request it, as the
+ * event loop does. Returns the flags. */
 static unsigned press(struct ms_app *app, int key)
 {
 	struct ms_error err;
@@ -403,6 +403,18 @@ static void test_export(void)
 	press(&app, MS_KEY_ENTER);
 	tap_ok(read_file(path, content, sizeof content) > 0 &&
 	       content[0] == '{', "a .json name writes JSON");
+
+	/* "~/" stands for $HOME. */
+	setenv("HOME", dir, 1);
+	press(&app, 'e');
+	while (app.input_len > 0)
+		press(&app, MS_KEY_BACKSPACE);
+	type_text(&app, "~/home.txt");
+	press(&app, MS_KEY_ENTER);
+	snprintf(path, sizeof path, "%s/home.txt", dir);
+	tap_ok(read_file(path, content, sizeof content) > 0,
+	       "~/ writes into $HOME");
+	unlink(path);
 
 	/* A directory that does not exist fails with a message. */
 	snprintf(path, sizeof path, "%s/missing/r.txt", dir);
