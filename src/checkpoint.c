@@ -213,9 +213,11 @@ static int read_content(struct ms_checkpoint *ck, struct ms_bytes in,
 	}
 	{
 		char hex[3 * 8 + 1] = "";
+		int n = 0;
 
 		for (size_t i = 0; i < in.size && i < 8; i++)
-			snprintf(hex + 3 * i, 4, i ? " %02x" : "%02x", d[i]);
+			n += snprintf(hex + n, sizeof hex - (size_t)n,
+				      i ? " %02x" : "%02x", d[i]);
 		return ms_fail(err, "%s: not a checkpoint: unknown format (first "
 			       "bytes %s)", ck->path, hex);
 	}
