@@ -317,6 +317,17 @@ def write_bad(sd, pt):
         with open(os.path.join(BAD, name), "wb") as f:
             f.write(data)
 
+    # Storage members longer than the pickle's element counts allow.
+    src = zipfile.ZipFile(io.BytesIO(pt))
+    names = src.namelist()
+    first = [n for n in names if "/data/" in n][0]
+    for name, deflate in [("torch-storage-deflated-lie.pt", True),
+                          ("torch-storage-stored-lie.pt", False)]:
+        bad(name, zip64_archive(
+            [(n, src.read(n) + (bytes(4096) if n == first else b""),
+              deflate and n == first) for n in names]))
+    bad("torch-no-pickle.pt", npz_bytes({"x": np.zeros(3)}, False))
+
     arr = np.zeros(4, dtype="<f4")
     good = npy_bytes(arr)
     # A member that declares its true npy size but whose deflate stream
