@@ -377,7 +377,11 @@ int ms_zip_peek(struct ms_zip *zip, size_t i, void *buf, size_t size,
 	const struct ms_zip_member *m = &zip->members[i];
 
 	if (m->method == MS_ZIP_STORED) {
-		*got = m->size < size ? (size_t)m->size : size;
+		/* Only the compressed size was checked against the input. */
+		uint64_t stored = m->size < m->compressed_size ?
+				  m->size : m->compressed_size;
+
+		*got = stored < size ? (size_t)stored : size;
 		memcpy(buf, zip->in.data + m->data_offset, *got);
 		return 0;
 	}

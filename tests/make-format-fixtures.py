@@ -286,12 +286,47 @@ def main():
     write("safetensors-all.safetensors", safetensors_bytes(sd, order, 37),
           sd)
     write_bad(sd, pt)
+    write_corpus(sd, vs)
+
+
+def write_corpus(sd, vs):
+    """Seed the fuzzing corpora (tests/fuzz/corpus/HARNESS/) with small
+    valid inputs."""
+    corpus = os.path.join(os.path.dirname(OUT), "..", "fuzz", "corpus")
+    seeds = {
+        "zip": ["torch-all.pt", "torch-views.pt", "torch-zip64cd.pt",
+                "torch-deflated.pt", "npz-compressed.npz", "npz-zip64.npz"],
+        "npy": ["npy-c.npy", "npy-fortran.npy", "npy-v2-big.npy"],
+        "safetensors": ["safetensors-all.safetensors"],
+    }
+    for harness, files in seeds.items():
+        os.makedirs(os.path.join(corpus, harness), exist_ok=True)
+        for name in files:
+            with open(os.path.join(OUT, name), "rb") as f:
+                data = f.read()
+            with open(os.path.join(corpus, harness, name), "wb") as f:
+                f.write(data)
+    os.makedirs(os.path.join(corpus, "legacy"), exist_ok=True)
+    for name, d in [("legacy-all.pt", sd), ("legacy-views.pt", vs)]:
+        with open(os.path.join(corpus, "legacy", name), "wb") as f:
+            torch.save(d, f, _use_new_zipfile_serialization=False)
 
 
 def write_bad(sd, pt):
     def bad(name, data):
         with open(os.path.join(BAD, name), "wb") as f:
             f.write(data)
+
+    # Storage members longer than the pickle's element counts allow.
+    src = zipfile.ZipFile(io.BytesIO(pt))
+    names = src.namelist()
+    first = [n for n in names if "/data/" in n][0]
+    for name, deflate in [("torch-storage-deflated-lie.pt", True),
+                          ("torch-storage-stored-lie.pt", False)]:
+        bad(name, zip64_archive(
+            [(n, src.read(n) + (bytes(4096) if n == first else b""),
+              deflate and n == first) for n in names]))
+    bad("torch-no-pickle.pt", npz_bytes({"x": np.zeros(3)}, False))
 
     arr = np.zeros(4, dtype="<f4")
     good = npy_bytes(arr)
