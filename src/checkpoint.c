@@ -1,0 +1,313 @@
+/* Opening a checkpoint: memory-map the file, recognise its container from
+ * its first bytes (never its name), unwrap gzip, hand the bytes to the
+ * matching reader, then apply masks and scan every tensor. */
+#define _GNU_SOURCE  /* strdup, O_CLOEXEC */
+#include "ckpriv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+#include <zlib.h>
+
+/* Deflate can shrink data about 1032 times at most, so no bound on the
+ * ratio alone excludes a gzip bomb. Checkpoint data compresses far less
+ * than GZIP_MAX_RATIO (even weights that are 90% zeros keep the entropy
+ * of the others), so the inflated size is capped at that ratio times the
+ * compressed size plus GZIP_SLACK, and never more than GZIP_HARD_MAX. */
+#define GZIP_MAX_RATIO 256
+#define GZIP_SLACK ((size_t)64 << 20)
+#define GZIP_HARD_MAX ((uint64_t)8 << 30)
+
+static size_t gzip_limit(size_t compressed)
+{
+	uint64_t limit = GZIP_HARD_MAX;
+
+	if (compressed < (GZIP_HARD_MAX - GZIP_SLACK) / GZIP_MAX_RATIO)
+		limit = (uint64_t)compressed * GZIP_MAX_RATIO + GZIP_SLACK;
+	return limit < SIZE_MAX / 2 ? (size_t)limit : SIZE_MAX / 2;
+}
+
+static int gzip_fail(struct ms_checkpoint *ck, z_stream *zs, unsigned char *buf,
+		     struct ms_error *err, const char *problem)
+{
+	inflateEnd(zs);
+	free(buf);
+	return ms_fail(err, "%s: %s", ck->path, problem);
+}
+
+/* Inflates the gzip stream IN (one or more members) into a buffer that
+ * the checkpoint owns, and stores it in *OUT. */
+static int gunzip(struct ms_checkpoint *ck, struct ms_bytes in,
+		  struct ms_bytes *out, struct ms_error *err)
+{
+	struct ms_ck_priv *pv = ck->priv;
+	size_t limit = gzip_limit(in.size), cap = 1 << 20, used = 0, fed = 0;
+	unsigned char *buf = malloc(cap);
+	z_stream zs;
+	char msg[300];
+
+	memset(&zs, 0, sizeof zs);
+	if (buf == NULL || inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+		free(buf);
+		return ms_fail(err, "%s: out of memory", ck->path);
+	}
+	for (;;) {
+		size_t in_left = in.size - fed, out_left = cap - used;
+		int ret;
+
+		zs.next_in = (unsigned char *)in.data + fed;
+		zs.avail_in = in_left < UINT_MAX ? (uInt)in_left : UINT_MAX;
+		zs.next_out = buf + used;
+		zs.avail_out = out_left < UINT_MAX ? (uInt)out_left : UINT_MAX;
+		ret = inflate(&zs, Z_NO_FLUSH);
+		fed = (size_t)(zs.next_in - in.data);
+		used = (size_t)(zs.next_out - buf);
+		if (ret == Z_STREAM_END) {
+			/* Another member may follow; anything else is ignored,
+			 * as gzip(1) does. */
+			if (in.size - fed < 2 || in.data[fed] != 0x1f ||
+			    in.data[fed + 1] != 0x8b)
+				break;
+			if (inflateReset(&zs) != Z_OK)
+				return gzip_fail(ck, &zs, buf, err, "invalid gzip data");
+			continue;
+		}
+		if (ret == Z_BUF_ERROR && fed == in.size)
+			return gzip_fail(ck, &zs, buf, err, "gzip data is truncated");
+		if (ret != Z_OK && ret != Z_BUF_ERROR) {
+			snprintf(msg, sizeof msg, "invalid gzip data at compressed "
+				 "byte %zu: %s", fed, zs.msg ? zs.msg : "error");
+			return gzip_fail(ck, &zs, buf, err, msg);
+		}
+		if (used == cap) {
+			unsigned char *bigger;
+
+			if (cap >= limit) {
+				snprintf(msg, sizeof msg, "gzip data expands to more "
+					 "than %zu bytes, %d times its compressed "
+					 "size plus 64 MiB; no checkpoint compresses "
+					 "that well, so this looks like a gzip bomb",
+					 limit, GZIP_MAX_RATIO);
+				return gzip_fail(ck, &zs, buf, err, msg);
+			}
+			cap = cap < limit / 2 ? cap * 2 : limit;
+			bigger = realloc(buf, cap);
+			if (bigger == NULL)
+				return gzip_fail(ck, &zs, buf, err, "out of memory "
+						 "while inflating gzip data");
+			buf = bigger;
+		}
+	}
+	inflateEnd(&zs);
+	pv->inflated = buf;
+	pv->inflated_size = used;
+	out->data = buf;
+	out->size = used;
+	return 0;
+}
+
+/* Tells whether the zip archive IN has a member NAME/data.pkl, as
+ * torch.save archives do. */
+static int zip_has_data_pkl(struct ms_checkpoint *ck, struct ms_bytes in,
+			    bool *found, struct ms_error *err)
+{
+	zip_error_t zerr;
+	zip_source_t *src;
+	zip_t *za;
+	zip_int64_t n;
+
+	*found = false;
+	zip_error_init(&zerr);
+	src = zip_source_buffer_create(in.data, in.size, 0, &zerr);
+	za = src ? zip_open_from_source(src, ZIP_RDONLY, &zerr) : NULL;
+	if (za == NULL) {
+		ms_fail(err, "%s: invalid zip archive: %s", ck->path,
+			zip_error_strerror(&zerr));
+		zip_source_free(src);
+		zip_error_fini(&zerr);
+		return -1;
+	}
+	n = zip_get_num_entries(za, 0);
+	for (zip_int64_t i = 0; i < n && !*found; i++) {
+		const char *name = zip_get_name(za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+		size_t len = name ? strlen(name) : 0;
+
+		*found = len > 9 && strcmp(name + len - 9, "/data.pkl") == 0;
+	}
+	zip_discard(za);
+	zip_error_fini(&zerr);
+	return 0;
+}
+
+/* The tensor name of a lone .npy file: its base name without extensions. */
+static int npy_name(const char *path, char *out, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	char *dot;
+
+	snprintf(out, size, "%s", base ? base + 1 : path);
+	dot = strchr(out, '.');
+	if (dot != NULL && dot != out)
+		*dot = '\0';
+	return 0;
+}
+
+static const char *const formats[][2] = {
+	{ "torch-legacy", "torch-legacy+gzip" },
+	{ "torch-zip", "torch-zip+gzip" },
+	{ "npz", "npz+gzip" },
+	{ "npy", "npy+gzip" },
+	{ "safetensors", "safetensors+gzip" },
+};
+
+static int read_content(struct ms_checkpoint *ck, struct ms_bytes in,
+			bool gzipped, struct ms_error *err)
+{
+	const unsigned char *d = in.data;
+	uint64_t header = 0;
+	bool torch_zip;
+	char name[256];
+
+	if (in.size >= 2 && d[0] == 0x1f && d[1] == 0x8b) {
+		struct ms_bytes inner;
+
+		if (gzipped)
+			return ms_fail(err, "%s: gzip inside gzip is not supported",
+				       ck->path);
+		if (gunzip(ck, in, &inner, err) < 0)
+			return -1;
+		return read_content(ck, inner, true, err);
+	}
+	if (in.size >= 4 && memcmp(d, "PK\3\4", 4) == 0) {
+		if (zip_has_data_pkl(ck, in, &torch_zip, err) < 0)
+			return -1;
+		ck->format = formats[torch_zip ? 1 : 2][gzipped];
+		return torch_zip ? ms_read_torch_zip(ck, in, err)
+				 : ms_read_npz(ck, in, err);
+	}
+	if (in.size >= 6 && memcmp(d, "\x93NUMPY", 6) == 0) {
+		ck->format = formats[3][gzipped];
+		npy_name(ck->path, name, sizeof name);
+		return ms_read_npy(ck, name, in, err);
+	}
+	for (int i = 7; i >= 0 && in.size >= 9; i--)
+		header = header << 8 | d[i];
+	/* Safetensors comes before pickles: its header length may well
+	 * start with the byte 0x80. */
+	if (in.size >= 9 && d[8] == '{' && header <= in.size - 8) {
+		ck->format = formats[4][gzipped];
+		return ms_read_safetensors(ck, in, err);
+	}
+	/* A legacy stream starts with its magic-number pickle: PROTO at
+	 * protocol 2 and later, a LONG opcode ('L') at 0 and 1. */
+	if (d[0] == 0x80 || d[0] == 'L') {
+		ck->format = formats[0][gzipped];
+		return ms_read_torch_legacy(ck, in, err);
+	}
+	{
+		char hex[3 * 8 + 1] = "";
+		int n = 0;
+
+		for (size_t i = 0; i < in.size && i < 8; i++)
+			n += snprintf(hex + n, sizeof hex - (size_t)n,
+				      i ? " %02x" : "%02x", d[i]);
+		return ms_fail(err, "%s: not a checkpoint: unknown format (first "
+			       "bytes %s)", ck->path, hex);
+	}
+}
+
+/* Maps PATH read-only into CK's private state. */
+static int map_file(struct ms_checkpoint *ck, struct ms_error *err)
+{
+	struct ms_ck_priv *pv = ck->priv;
+	int fd = open(ck->path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	void *map;
+
+	if (fd < 0)
+		return ms_fail(err, "%s: cannot open: %s", ck->path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ms_fail(err, "%s: not a regular file", ck->path);
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return ms_fail(err, "%s: not a checkpoint: the file is empty",
+			       ck->path);
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX) {
+		close(fd);
+		return ms_fail(err, "%s: the file is too large to map", ck->path);
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return ms_fail(err, "%s: cannot map the file: %s", ck->path,
+			       strerror(errno));
+	pv->map.data = map;
+	pv->map.size = (size_t)st.st_size;
+	return 0;
+}
+
+int ms_checkpoint_open(const char *path, struct ms_checkpoint *ck,
+		       struct ms_error *err)
+{
+	memset(ck, 0, sizeof *ck);
+	ck->path = strdup(path);
+	if (ck->path == NULL || ms_ck_priv(ck) == NULL) {
+		ms_checkpoint_close(ck);
+		return ms_fail(err, "%s: out of memory", path);
+	}
+	if (map_file(ck, err) < 0 ||
+	    read_content(ck, ((struct ms_ck_priv *)ck->priv)->map, false, err) < 0 ||
+	    ms_ck_finish(ck, err) < 0)
+		goto fail;
+	if (ck->count == 0) {
+		ms_fail(err, "%s: the checkpoint holds no tensors", path);
+		goto fail;
+	}
+	return 0;
+fail:
+	ms_checkpoint_close(ck);
+	return -1;
+}
+
+void ms_checkpoint_close(struct ms_checkpoint *ck)
+{
+	struct ms_ck_priv *pv = ck->priv;
+
+	for (size_t i = 0; i < ck->count; i++) {
+		free(ck->tensors[i].name);
+		free(ck->tensors[i].stats.channel_nonzero);
+	}
+	free(ck->tensors);
+	if (pv != NULL) {
+		for (size_t i = 0; i < pv->kept_count; i++)
+			free(pv->kept[i]);
+		free(pv->kept);
+		free(pv->kept_size);
+		free(pv->inflated);
+		if (pv->map.data != NULL)
+			munmap((void *)pv->map.data, pv->map.size);
+		free(pv);
+	}
+	free(ck->path);
+	memset(ck, 0, sizeof *ck);
+}
+
+const struct ms_tensor *ms_checkpoint_find(const struct ms_checkpoint *ck,
+					   const char *name)
+{
+	for (size_t i = 0; i < ck->count; i++) {
+		if (strcmp(ck->tensors[i].key, name) == 0)
+			return &ck->tensors[i];
+	}
+	return NULL;
+}
