@@ -1,7 +1,227 @@
-/* Command line: options, input checks, then batch mode or the explorer. */
+/* Command line: parses options, checks every input before curses starts,
+ * then runs the batch mode or the explorer. */
 #include <config.h>
 
-int main(void)
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "listing.h"
+#include "model.h"
+#include "options.h"
+#include "report.h"
+#include "score.h"
+#include "tensor.h"
+#include "ui.h"
+
+/* Exit statuses: 0 success, 1 an input cannot be read or scored, 2 a usage
+ * error. */
+enum { EXIT_INPUT = 1, EXIT_USAGE = 2 };
+
+static void fail_input(const struct ms_error *err)
 {
+	fprintf(stderr, "microscore: %s\n", err->msg);
+}
+
+/* Points MICROSCORE_DATADIR at the source tree's data/ when the program
+ * runs uninstalled from it, so that ./microscore works after a build. */
+static void find_uninstalled_data(void)
+{
+	char exe[PATH_MAX], probe[PATH_MAX + 64];
+	struct stat st;
+	ssize_t n;
+	char *slash;
+
+	if (getenv("MICROSCORE_DATADIR") != NULL ||
+	    stat(MS_DATADIR "/densenet-bc-100.net", &st) == 0)
+		return;
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	snprintf(probe, sizeof probe, "%s/data/densenet-bc-100.net", exe);
+	if (stat(probe, &st) == 0) {
+		snprintf(probe, sizeof probe, "%s/data", exe);
+		setenv("MICROSCORE_DATADIR", probe, 1);
+	}
+}
+
+static int list_builtins(void)
+{
+	char **names = ms_net_builtins();
+
+	if (names == NULL) {
+		fprintf(stderr, "microscore: %s: no built-in network "
+				"descriptions found\n", ms_net_datadir());
+		return EXIT_INPUT;
+	}
+	for (size_t i = 0; names[i] != NULL; i++)
+		printf("%s\n", names[i]);
+	ms_net_free_names(names);
 	return 0;
+}
+
+/* Warns on stderr about tensors the description and checkpoint disagree
+ * on; the report lists them in full. */
+static void warn_binding(const struct options *o, const struct ms_net *net)
+{
+	if (net->missing_count > 0)
+		fprintf(stderr, "microscore: %s: warning: %zu tensors of "
+				"network '%s' not found, first '%s'; those "
+				"layers are scored dense\n",
+			o->checkpoint, net->missing_count, net->name,
+			net->missing[0]);
+	if (net->unused_count > 0)
+		fprintf(stderr, "microscore: %s: warning: %zu tensors not "
+				"used by network '%s', first '%s'\n",
+			o->checkpoint, net->unused_count, net->name,
+			net->unused[0]);
+}
+
+static int run_report(const struct options *o, const struct ms_net *net,
+		      const struct ms_table *table,
+		      const struct ms_override *overrides)
+{
+	struct ms_report_input in = {
+		.checkpoint = o->checkpoint,
+		.net = net,
+		.table = table,
+		.overrides = overrides,
+	};
+	struct ms_error err;
+
+	if (o->report_file == NULL) {
+		if (ms_report_write(stdout, o->format, &in) != 0) {
+			fprintf(stderr, "microscore: standard output: write "
+					"failed: %s\n", strerror(errno));
+			return EXIT_INPUT;
+		}
+		return 0;
+	}
+	if (ms_report_save(o->report_file, o->force, o->format, &in, NULL,
+			   &err) != 0) {
+		fail_input(&err);
+		return EXIT_INPUT;
+	}
+	return 0;
+}
+
+/* Loads the description: the one named by --net, or the built-in that
+ * matches the checkpoint's tensor names. */
+static int load_net(const struct options *o, const struct ms_checkpoint *ck,
+		    struct ms_net *net)
+{
+	struct ms_error err;
+	char *detected = NULL;
+	const char *spec = o->net;
+	int rc;
+
+	if (spec == NULL) {
+		detected = ms_net_detect(ck);
+		if (detected == NULL) {
+			fprintf(stderr, "microscore: %s: no built-in network "
+					"description matches its tensor names; "
+					"choose one with --net=NAME|FILE, or "
+					"draft one with --describe\n",
+				o->checkpoint);
+			return -1;
+		}
+		spec = detected;
+	}
+	rc = ms_net_load(spec, ck, net, &err);
+	free(detected);
+	if (rc != 0) {
+		fail_input(&err);
+		return -1;
+	}
+	return 0;
+}
+
+static int run(struct options *o)
+{
+	struct ms_checkpoint ck = { 0 };
+	struct ms_net net = { 0 };
+	struct ms_table table = { 0 };
+	struct ms_override *overrides = NULL;
+	struct ms_error err;
+	int status = EXIT_INPUT;
+	bool have_ck = o->checkpoint != NULL;
+
+	if (have_ck && ms_checkpoint_open(o->checkpoint, &ck, &err) != 0) {
+		fail_input(&err);
+		return EXIT_INPUT;
+	}
+	if (o->list) {
+		status = ms_listing_write(stdout, o->format, &ck) == 0 ? 0
+								   : EXIT_INPUT;
+		goto out;
+	}
+	if (o->describe) {
+		if (ms_net_describe(stdout, &ck, &err) != 0)
+			fail_input(&err);
+		else
+			status = 0;
+		goto out;
+	}
+	if (load_net(o, have_ck ? &ck : NULL, &net) != 0)
+		goto out;
+	if (have_ck)
+		warn_binding(o, &net);
+	if (ms_options_resolve_overrides(o, &net, &overrides, &err) != 0) {
+		fail_input(&err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+
+	if (o->report) {
+		if (ms_score_net(&net, &o->policy, overrides, &table, &err) != 0) {
+			fail_input(&err);
+			goto out;
+		}
+		status = run_report(o, &net, &table, overrides);
+		goto out;
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "microscore: the explorer needs a terminal; "
+				"use --report for batch output\n");
+		goto out;
+	}
+	if (ms_ui_explore(o->checkpoint, have_ck ? &ck : NULL, &net,
+			  &o->policy, overrides, &err) != 0) {
+		fail_input(&err);
+		goto out;
+	}
+	status = 0;
+out:
+	free(overrides);
+	ms_table_free(&table);
+	ms_net_free(&net);
+	ms_checkpoint_close(&ck);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	int rc;
+
+	find_uninstalled_data();
+	rc = ms_options_parse(argc, argv, &o);
+	if (rc != MS_OPTIONS_RUN)
+		return rc == MS_OPTIONS_EXIT ? 0 : EXIT_USAGE;
+	if (o.nets)
+		return list_builtins();
+	rc = run(&o);
+	ms_options_free(&o);
+	return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 #include "tensor.h"
@@ -138,5 +139,11 @@ void ms_net_free_names(char **names);
 const char *ms_net_datadir(void);
 
 void ms_net_free(struct ms_net *net);
+
+/* Writes a first-draft description of CK to OUT from its tensor names and
+ * shapes, with every guess marked by a comment. Returns 0, or -1 with ERR
+ * set. */
+int ms_net_describe(FILE *out, const struct ms_checkpoint *ck,
+		    struct ms_error *err);
 
 #endif

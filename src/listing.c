@@ -1,0 +1,80 @@
+/* The tensor listing of --list. */
+#include "listing.h"
+
+#include <inttypes.h>
+
+#include "format.h"
+
+static void text_row(FILE *f, const struct ms_tensor *t)
+{
+	const struct ms_tensor_stats *s = &t->stats;
+	char shape[96], range[48], distinct[24], bits[16];
+	bool is_signed;
+	int b = ms_stats_infer_bits(s, &is_signed);
+	double share = s->elements ? 100.0 * (double)s->nonzero /
+					     (double)s->elements : 0;
+
+	ms_format_dims(t->ndim, t->shape, shape, sizeof shape);
+	if (s->all_integer && s->elements > 0)
+		snprintf(range, sizeof range, "[%.0f, %.0f]", s->min, s->max);
+	else
+		snprintf(range, sizeof range, "-");
+	snprintf(distinct, sizeof distinct, "%s%" PRId64,
+		 s->distinct_capped ? ">" : "", s->distinct);
+	snprintf(bits, sizeof bits, "%d %s", b, is_signed ? "signed" : "unsigned");
+	fprintf(f, "%-40s %-8s %-16s %12" PRId64 " %7.2f%% %12" PRId64
+		   " %-16s %9s %s\n",
+		t->name, ms_dtype_name(t->dtype), shape, s->nonzero, share,
+		s->elements, range, distinct, bits);
+}
+
+static void json_row(FILE *f, const struct ms_tensor *t)
+{
+	const struct ms_tensor_stats *s = &t->stats;
+	bool is_signed;
+	int b = ms_stats_infer_bits(s, &is_signed);
+
+	fputs("    {\"name\": ", f);
+	ms_json_string(f, t->name);
+	fputs(", \"key\": ", f);
+	ms_json_string(f, t->key);
+	fprintf(f, ", \"dtype\": \"%s\", \"shape\": [", ms_dtype_name(t->dtype));
+	for (int d = 0; d < t->ndim; d++)
+		fprintf(f, "%s%" PRId64, d ? ", " : "", t->shape[d]);
+	fprintf(f, "], \"elements\": %" PRId64 ", \"nonzero\": %" PRId64,
+		s->elements, s->nonzero);
+	fprintf(f, ", \"nonzero_share\": %.17g",
+		s->elements ? (double)s->nonzero / (double)s->elements : 0.0);
+	fprintf(f, ", \"integer\": %s", s->all_integer ? "true" : "false");
+	if (s->all_integer && s->elements > 0)
+		fprintf(f, ", \"min\": %.17g, \"max\": %.17g", s->min, s->max);
+	fprintf(f, ", \"distinct\": %" PRId64 ", \"distinct_capped\": %s",
+		s->distinct, s->distinct_capped ? "true" : "false");
+	fprintf(f, ", \"inferred_bits\": %d, \"inferred_signed\": %s}", b,
+		is_signed ? "true" : "false");
+}
+
+int ms_listing_write(FILE *f, enum ms_report_format format,
+		     const struct ms_checkpoint *ck)
+{
+	if (format == MS_REPORT_JSON) {
+		fputs("{\n  \"checkpoint\": ", f);
+		ms_json_string(f, ck->path);
+		fputs(",\n  \"format\": ", f);
+		ms_json_string(f, ck->format);
+		fputs(",\n  \"tensors\": [\n", f);
+		for (size_t i = 0; i < ck->count; i++) {
+			json_row(f, &ck->tensors[i]);
+			fputs(i + 1 < ck->count ? ",\n" : "\n", f);
+		}
+		fputs("  ]\n}\n", f);
+	} else {
+		fprintf(f, "%-40s %-8s %-16s %12s %8s %12s %-16s %9s %s\n",
+			"name", "dtype", "shape", "nonzero", "share",
+			"elements", "integer range", "distinct",
+			"inferred bits");
+		for (size_t i = 0; i < ck->count; i++)
+			text_row(f, &ck->tensors[i]);
+	}
+	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
+}
