@@ -116,6 +116,14 @@ int ms_net_parse(const char *path, const char *text, size_t len,
 		 const struct ms_checkpoint *ck, struct ms_net *net,
 		 struct ms_error *err);
 
+/* As ms_net_load, with PARAMS a NULL-terminated list of "NAME=VALUE"
+ * strings (or NULL) that replace the values of the description's "param"
+ * statements, as given on a command line. Naming a parameter that the
+ * description does not declare is an error. */
+int ms_net_load_params(const char *spec, const char *const *params,
+		       const struct ms_checkpoint *ck, struct ms_net *net,
+		       struct ms_error *err);
+
 /* Picks the built-in description whose tensor names best match CK: all of
  * its weight tensors present. Returns a newly allocated name, or NULL when
  * none matches. */
