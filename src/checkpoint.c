@@ -1,7 +1,6 @@
 /* Opening a checkpoint: memory-map the file, recognise its container from
  * its first bytes (never its name), unwrap gzip, hand the bytes to the
  * matching reader, then apply masks and scan every tensor. */
-#define _GNU_SOURCE  /* strdup, O_CLOEXEC */
 #include "ckpriv.h"
 
 #include <errno.h>

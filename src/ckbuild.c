@@ -1,7 +1,6 @@
 /* Building a checkpoint's tensor list: the checked ms_ck_add() that every
  * container reader calls, the buffers a checkpoint owns, and the final
  * step that applies pruning masks and scans each tensor. */
-#define _GNU_SOURCE  /* qsort_r, strdup, malloc_usable_size */
 #include "ckpriv.h"
 
 #include <malloc.h>

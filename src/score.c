@@ -248,7 +248,9 @@ static void score_avgpool(const struct ms_layer *l, const struct ms_policy *p,
 /* Activation functions: multiplies and adds per element, as the challenge's
  * own counting charges them (relu 1 + 0, relu6 2 + 0, sigmoid 2 + 1,
  * swish 3 + 1); hard swish, x * relu6(x + 3) / 6, is 3 + 1 by the same
- * count. */
+ * count. The challenge lets ReLU and ReLU6 run on 16-bit inputs, and so
+ * does the published scorer for every activation. The others run at the
+ * element-wise precision under the challenge rules. */
 static void score_activation(const struct ms_layer *l,
 			     const struct ms_policy *p, struct ms_cost *out)
 {
@@ -260,8 +262,9 @@ static void score_activation(const struct ms_layer *l,
 		[MS_LAYER_HSWISH] = { 3, 1 },
 	};
 	double E = (double)shape_elements(&l->out);
-	double prec = p->rules == MS_RULES_PUBLISHED ? 0.5
-						     : prec_ops(p->scale_prec);
+	bool sixteen = p->rules == MS_RULES_PUBLISHED ||
+		       l->kind == MS_LAYER_RELU || l->kind == MS_LAYER_RELU6;
+	double prec = sixteen ? 0.5 : prec_ops(p->scale_prec);
 
 	out->other = E * (per_element[l->kind][0] + per_element[l->kind][1]) *
 		     prec;

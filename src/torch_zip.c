@@ -1,7 +1,6 @@
 /* PyTorch zip checkpoints (torch.save since 1.6): a top folder of any name
  * holding data.pkl, a pickle whose persistent ids name storages kept as
  * members data/KEY, and an optional byteorder record. */
-#define _GNU_SOURCE  /* qsort_r */
 
 #include "pickle.h"
 #include "readers.h"

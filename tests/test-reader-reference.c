@@ -3,7 +3,6 @@
  * written by tests/make-reader-fixtures.py --reference), and the facts
  * its README states: conv weights are 4-bit integers in [-8, 7] and the
  * FC weight 6-bit integers in [-32, 31]. */
-#define _GNU_SOURCE
 #include "tap.h"
 
 #include <unistd.h>

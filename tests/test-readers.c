@@ -2,7 +2,6 @@
  * statistics torch computed (tests/make-reader-fixtures.py), hostile and
  * truncated files, the gzip bomb cap, ms_ck_add checks, element
  * conversion and bit-width inference. */
-#define _GNU_SOURCE
 #include "tap.h"
 
 #include <stdint.h>
