@@ -15,11 +15,12 @@
 #include <zip.h>
 #include <zlib.h>
 
-/* Deflate can shrink data about 1032 times at most, so no bound on the
- * ratio alone excludes a gzip bomb. Checkpoint data compresses far less
- * than GZIP_MAX_RATIO (even weights that are 90% zeros keep the entropy
- * of the others), so the inflated size is capped at that ratio times the
- * compressed size plus GZIP_SLACK, and never more than GZIP_HARD_MAX. */
+/* Deflate shrinks long runs of zeros about 1000 times (zlib 1.2.13 made
+ * 130 KB of 128 MiB of zeros), so a small file can inflate to gigabytes.
+ * The inflated size is capped at GZIP_MAX_RATIO times the compressed size
+ * plus GZIP_SLACK, and never more than GZIP_HARD_MAX. NOTE: the ratio is
+ * an estimate. Weights even 90% zeros keep the entropy of the others and
+ * compress far less, but a checkpoint of almost only zeros is rejected. */
 #define GZIP_MAX_RATIO 256
 #define GZIP_SLACK ((size_t)64 << 20)
 #define GZIP_HARD_MAX ((uint64_t)8 << 30)
@@ -269,7 +270,7 @@ int ms_checkpoint_open(const char *path, struct ms_checkpoint *ck,
 	    ms_ck_finish(ck, err) < 0)
 		goto fail;
 	if (ck->count == 0) {
-		ms_fail(err, "%s: the checkpoint holds no tensors", path);
+		ms_fail(err, "%s: the checkpoint contains no tensors", path);
 		goto fail;
 	}
 	return 0;

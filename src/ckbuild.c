@@ -43,9 +43,9 @@ int ms_ck_keep(struct ms_checkpoint *ck, void *buffer, struct ms_error *err)
 		return ms_fail(err, "%s: out of memory", ck->path);
 	}
 	p->kept[p->kept_count] = buffer;
-	/* NOTE: ms_ck_keep() is not told the buffer's size, so the storage
-	 * check relies on glibc's malloc_usable_size(), which is at least
-	 * the size requested from malloc. */
+	/* NOTE: ms_ck_keep() does not receive the buffer's size, so the
+	 * storage check relies on glibc's malloc_usable_size(), which is at
+	 * least the size requested from malloc. */
 	p->kept_size[p->kept_count] = malloc_usable_size(buffer);
 	p->kept_count++;
 	return 0;
@@ -59,7 +59,7 @@ static bool range_inside(const unsigned char *base, size_t size,
 	return base != NULL && q >= b && q - b <= size && n <= size - (q - b);
 }
 
-/* Tells whether [P, P + N) lies inside a buffer the checkpoint knows, and
+/* Tells whether [P, P + N) lies inside a buffer the checkpoint owns, and
  * adds the byte count of those buffers to *KNOWN. */
 static bool storage_known(const struct ms_ck_priv *pv, const unsigned char *p,
 			  size_t n, size_t *known)

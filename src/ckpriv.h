@@ -9,7 +9,7 @@
 
 #include "readers.h"
 
-/* Tensors may view more elements in total than the file holds (views of
+/* Tensors may view more elements in total than the file contains (views of
  * one storage), but a file that makes the scan read more than this many
  * elements per byte of input (plus MS_CK_ELEMENT_SLACK) is rejected, so
  * that reusing one storage many times cannot make loading take hours. */

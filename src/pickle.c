@@ -502,9 +502,9 @@ static int set_items(struct loader *ld, struct ms_pval *target, size_t start,
 	if (target->kind != MS_PV_DICT)
 		return ld_fail(ld, "SETITEM on a %s, not a dict",
 			       ms_pval_kind_name(target));
-	/* NOTE: a repeated key is kept twice rather than replaced, which
-	 * keeps this linear; a tensor name that appears twice is rejected
-	 * when the checkpoint is finished. */
+	/* NOTE: a repeated key is kept twice rather than replaced, so this
+	 * stays linear. A tensor name that appears twice is rejected when
+	 * the checkpoint is finished. */
 	for (size_t i = start; i < end; i += 2) {
 		if (ld_seq_push(ld, &target->u.dict.keys, ld->stack[i]) < 0 ||
 		    ld_seq_push(ld, &target->u.dict.values, ld->stack[i + 1]) < 0)

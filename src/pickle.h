@@ -167,7 +167,7 @@ typedef int (*ms_storage_resolver)(void *ctx, const char *name,
  * to CK, named by its dotted key path (dict keys, and list or tuple
  * indices as numbers). Other values are skipped, except that a
  * placeholder where a tensor is expected is an error: as the data of a
- * parameter, as a value of a dict that holds tensors, or when built by a
+ * parameter, as a value of a dict that contains tensors, or when built by a
  * torch._utils._rebuild_* function this interpreter does not know. Tensor
  * keys drop one wrapper ("state_dict", "model", "net", "model_state_dict"
  * or "ema") when ROOT is a dict whose entry of that name holds tensors.

@@ -1,6 +1,6 @@
-/* What REDUCE, NEWOBJ and BUILD mean to the pickle interpreter: the data
- * meaning of the few torch, NumPy and standard-library globals that
- * checkpoints need, and inert placeholders for every other one. Nothing
+/* The semantics of REDUCE, NEWOBJ and BUILD in the pickle interpreter:
+ * the data meaning of the few torch, NumPy and standard-library globals
+ * that checkpoints need, and inert placeholders for every other one. Nothing
  * is imported or called. Also decodes the text string operands. */
 #include "pickle_int.h"
 

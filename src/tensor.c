@@ -162,7 +162,7 @@ struct distinct_set {
 	bool has_last;
 };
 
-/* A NaN payload that marks empty slots; a stored value with this exact
+/* A NaN payload that marks empty slots. A stored value with this exact
  * pattern is tracked by has_empty_key instead. */
 #define EMPTY_KEY UINT64_C(0x7ff8dead0000beef)
 
@@ -262,22 +262,6 @@ struct scan_state {
 	double min, max;
 };
 
-/* Tells whether the float32 with bit pattern B is a finite integer. */
-static inline bool f32_bits_integer(uint32_t b)
-{
-	int e = (int)((b >> 23) & 0xff) - 127;
-
-	if (e == 128)
-		return false;              /* infinity or NaN */
-	if ((b & 0x7fffffffu) == 0)
-		return true;
-	if (e < 0)
-		return false;
-	if (e >= 23)
-		return true;
-	return (b & ((UINT32_C(1) << (23 - e)) - 1)) == 0;
-}
-
 static inline bool f64_bits_integer(uint64_t b)
 {
 	int e = (int)((b >> 52) & 0x7ff) - 1023;
@@ -293,35 +277,55 @@ static inline bool f64_bits_integer(uint64_t b)
 	return (b & ((UINT64_C(1) << (52 - e)) - 1)) == 0;
 }
 
+/* Tells whether the float32 V is a finite integer. Every float32 of
+ * magnitude 2^23 or more is an integer, and a smaller one is an integer
+ * when it survives a round trip through int32. */
+static inline bool f32_is_integer(float v)
+{
+	float a = fabsf(v);
+
+	if (!(a < 8388608.0f))
+		return a != INFINITY && a == a;
+	return v == (float)(int32_t)v;
+}
+
 /* Scans N contiguous float32 values at P: the fast path for the common
- * case. Keys of the distinct set are float32 bit patterns here. */
+ * case. Keys of the distinct set are float32 bit patterns here. A small
+ * direct-mapped table of keys already in the set lets most elements skip
+ * the set lookup, and the loop avoids data-dependent branches. */
 static int scan_f32(struct scan_state *s, const unsigned char *p, int64_t n,
 		    bool swap, int64_t *nonzero)
 {
+	uint32_t seen[256];
 	float lo = (float)s->min, hi = (float)s->max;
 	int64_t nz = 0;
+	bool all_integer = s->all_integer;
 
+	memset(seen, 0xff, sizeof seen);
 	for (int64_t i = 0; i < n; i++) {
-		uint32_t b;
+		uint32_t b, h;
 		float v;
+		bool is_nonzero;
 
 		memcpy(&b, p + 4 * i, sizeof b);
 		if (swap)
 			b = __builtin_bswap32(b);
 		memcpy(&v, &b, sizeof v);
-		if (v != 0.0f)
-			nz++;
-		else
-			b = 0;              /* -0 and +0 are one value */
-		if (v < lo)
-			lo = v;
-		if (v > hi)
-			hi = v;
-		if (s->all_integer && !f32_bits_integer(b))
-			s->all_integer = false;
-		if (set_add_fast(&s->set, b) < 0)
-			return -1;
+		is_nonzero = (b & 0x7fffffffu) != 0;
+		nz += is_nonzero;
+		b = is_nonzero ? b : 0;     /* -0 and +0 are one value */
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+		if (all_integer)
+			all_integer = f32_is_integer(v);
+		h = (b * 0x9e3779b1u) >> 24;
+		if (seen[h] != b && !s->set.capped) {
+			if (set_add(&s->set, b) < 0)
+				return -1;
+			seen[h] = b;
+		}
 	}
+	s->all_integer = all_integer;
 	s->min = lo;
 	s->max = hi;
 	*nonzero += nz;
@@ -491,8 +495,8 @@ int ms_tensor_scan(struct ms_tensor *t, const struct ms_tensor *mask,
 	return 0;
 }
 
-/* Returns the bits of the smallest two's complement width that holds
- * [MIN, MAX], or of the unsigned width when MIN >= 0. */
+/* Returns the smallest two's complement width that contains [MIN, MAX],
+ * or the smallest unsigned width when IS_SIGNED is false. */
 static int integer_bits(double min, double max, bool is_signed)
 {
 	for (int b = 1; b < 64; b++) {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The first pickle of the stream holds this number, 0x1950a86a20f9469cfc6c,
+/* The first pickle of the stream contains this number, 0x1950a86a20f9469cfc6c,
  * stored little-endian as LONG1 does. */
 static const unsigned char magic_number[] = {
 	0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19
@@ -117,7 +117,7 @@ static int read_storages(struct legacy *lg, const struct ms_pval *keys,
 		for (int b = 7; b >= 0; b--)
 			count = count << 8 | in.data[pos + (size_t)b];
 		if (count != (uint64_t)s->numel)
-			return ms_fail(err, "%s: storage '%s' at byte %zu holds %llu "
+			return ms_fail(err, "%s: storage '%s' at byte %zu contains %llu "
 				       "elements, but its tensors were saved with "
 				       "%lld", lg->path, s->key, pos,
 				       (unsigned long long)count, (long long)s->numel);

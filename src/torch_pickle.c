@@ -113,7 +113,7 @@ static int add_array(struct walker *w, const struct ms_parray *a)
 			 copy, a->bytes, a->big_endian, w->err);
 }
 
-/* Tells whether placeholder V stands where a tensor must be. */
+/* Tells whether placeholder V is in a place where a tensor must be. */
 static bool placeholder_is_error(const struct ms_pval *v, bool among_tensors)
 {
 	return among_tensors || v->tensor_expected ||

@@ -1,7 +1,7 @@
-/* Zip member access for checkpoints: libzip lists the members, our own walk
- * of the central directory finds where each member's bytes start (libzip
- * has no public API for that), and zlib inflates deflated members into
- * buffers whose size the caller bounds. */
+/* Zip member access for checkpoints. libzip lists the members. Our own
+ * walk of the central directory finds where each member's bytes start,
+ * because libzip has no public API for that. zlib inflates deflated
+ * members into buffers whose size the caller bounds. */
 #include "zipfile.h"
 
 #include <stdbool.h>
@@ -185,8 +185,8 @@ static int read_entry(struct ms_zip *zip, uint64_t *pos, uint64_t end,
 	return 0;
 }
 
-/* Checks the local header at LOCAL for member M (whose central directory
- * name is NAME, NAME_LEN bytes) and sets its data offset. */
+/* Checks the local header at offset LOCAL for member M and sets M's data
+ * offset. */
 static int check_local(struct ms_zip *zip, struct ms_zip_member *m,
 		       uint64_t local, struct ms_error *err)
 {
