@@ -450,8 +450,18 @@ static int run_join(struct net_builder *b, const struct net_stmt *st,
 		return -1;
 	struct ms_layer *l = &b->net->layers[i];
 
-	l->in = kind == MS_LAYER_ADD ? y : x;
-	l->out = kind == MS_LAYER_MUL ? x : kind == MS_LAYER_ADD ? y : z;
+	/* An add joins two equal shapes; a concat and a gate keep the
+	 * block input as their first operand. */
+	if (kind == MS_LAYER_ADD) {
+		l->in = y;
+		l->out = y;
+	} else if (kind == MS_LAYER_CONCAT) {
+		l->in = x;
+		l->out = z;
+	} else {
+		l->in = x;
+		l->out = x;
+	}
 	*cur = l->out;
 	return 0;
 }

@@ -161,8 +161,8 @@ struct net_prec {
 	enum ms_accum accum;
 };
 
-/* Where statements run: the name prefix of the enclosing blocks, the
- * precision defaults in force and the display depth. */
+/* The context of a statement: the name prefix of the enclosing blocks,
+ * the precision defaults in force and the display depth. */
 struct net_scope {
 	const char *prefix;    /* "" at the top */
 	struct net_prec prec;

@@ -213,9 +213,12 @@ static void lex(struct parser *p, struct token *t)
 
 		t->kind = T_INT;
 		for (n = 0; n < left && isdigit((unsigned char)s[n]); n++) {
+			if (t->kind == T_BAD)
+				continue;
 			if (v > (INT64_MAX - (s[n] - '0')) / 10) {
 				t->kind = T_BAD;
 				t->op = 'O';
+				continue;
 			}
 			v = v * 10 + (s[n] - '0');
 		}

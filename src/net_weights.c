@@ -102,7 +102,7 @@ static int64_t elements_of(const struct ms_tensor *t)
 	return n;
 }
 
-/* Checks that T holds N elements in any shape, as per-channel vectors
+/* Checks that T contains N elements in any shape, as per-channel vectors
  * such as (C), (1, C, 1) or (1, C, 1, 1) do. */
 static int check_vector(struct net_builder *b, const struct net_stmt *st,
 			const char *layer, const struct ms_tensor *t,

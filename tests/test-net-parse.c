@@ -251,8 +251,8 @@ static void overrides(void)
 	struct ms_error err;
 	const char *params[] = { "width=7", NULL };
 	const char *bad[] = { "height=7", NULL };
-	char path[] = "/tmp/ms-net-XXXXXX.net";
-	int fd = mkstemps(path, 4);
+	char path[] = "/tmp/ms-net-XXXXXX";
+	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
 
 	fputs("param width = 2\ninput 3 4 4\nconv c out=width k=1\n", f);
@@ -279,7 +279,7 @@ static void binding(void)
 	int64_t fc[2] = { 2, 4 }, odd[4] = { 4, 2, 3, 3 };
 	float wv[108], sv[4] = { 1, 2, 3, 4 }, zb[4] = { 0 };
 
-	/* Weights: channel c holds c + 1 nonzeros (values -3 .. 3). */
+	/* Weights: channel c contains c + 1 nonzeros (values -3 .. 3). */
 	memset(wv, 0, sizeof wv);
 	for (int c = 0; c < 4; c++)
 		for (int i = 0; i <= c; i++)

@@ -1,8 +1,8 @@
 /* Counting of small descriptions by the score layer, each against a count
  * derived by hand in its comment, plus the WideResNet-28-10 baseline of
- * the challenge. Policy: challenge rules, fp32 accumulation and fp32
- * element-wise precision; with no checkpoint every weight is dense and
- * every width is 32 bits, so one multiply or add is one op. */
+ * the challenge. The policy is the challenge rules with fp32 accumulation
+ * and fp32 element-wise precision. With no checkpoint every weight is
+ * dense and every width is 32 bits, so one multiply or add is one op. */
 #define _POSIX_C_SOURCE 200809L  /* strdup in ckmem.h */
 
 #include <string.h>
