@@ -485,6 +485,12 @@ static int run_repeat(struct net_builder *b, const struct net_stmt *st,
 
 	inner.top = false;
 	for (int64_t i = 0; i < n; i++) {
+		/* Each pass counts as a step, so that nested loops over empty
+		 * bodies stay bounded in time too. */
+		if (++b->steps > NET_MAX_STEPS)
+			return net_fail(b, st->line, st->col,
+					"description expands to more than %d "
+					"statements", NET_MAX_STEPS);
 		b->vars[slot].value = i;
 		if (run_block(b, &st->body, inner, cur) < 0)
 			return -1;
