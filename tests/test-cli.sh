@@ -1,7 +1,8 @@
-# The command line as a user meets it: help and version, usage errors and
-# their exit status, errors on unreadable inputs, report files that are
-# never overwritten without --force, automatic choice of the built-in
-# network for real PyTorch checkpoints, and --describe drafts that score.
+# Tests the command line as a user meets it. Covers help and version,
+# usage errors and their exit status, and errors on unreadable inputs. Also
+# checks that report files are never overwritten without --force, that
+# real PyTorch checkpoints find their built-in network, and that --describe
+# drafts score.
 . "$TESTS_SRCDIR/tap.sh"
 
 fixtures=$TESTS_SRCDIR/fixtures
@@ -45,7 +46,7 @@ run --list "$tmp/text.pth"
 tap_eq "text file exits 1" "$status" 1
 tap_check "text file: unknown format" grep -q 'unknown format' "$tmp/err"
 
-# A pickle that asks for os.system gets a placeholder, never a call.
+# A pickle that requests os.system gets a placeholder, never a call.
 cmd="touch $tmp/marker"
 printf '\200\002cos\nsystem\nU%b%s\205R.' \
 	"\\$(printf %03o ${#cmd})" "$cmd" >"$tmp/evil.pth"
