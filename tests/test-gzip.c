@@ -221,6 +221,15 @@ static void test_declared_bombs(void)
 	}
 	free(legacy);
 
+	/* The same state dict, its header pickled at protocol 0. */
+	legacy = slurp(fixture("readers/legacy-magic-proto0.pth"), &size);
+	if (tap_ok(legacy != NULL, "protocol 0 legacy fixture read")) {
+		snprintf(want[0], sizeof want[0], "at most %zu bytes", size);
+		BOMB("protocol 0 legacy bomb", legacy, size,
+		     "its storages declare 24 bytes", want[0]);
+	}
+	free(legacy);
+
 	/* The header of a 4x3x3x3 float32 array: 432 bytes of data. */
 	npy = slurp(fixture("formats/npy-c.npy"), &size);
 	if (tap_ok(npy != NULL && size > 10, "npy fixture read"))
@@ -433,7 +442,8 @@ static void compare_files(const char *label, const char *plain,
 
 /* Fixtures of every format, read plain and gzip-wrapped. */
 static const char *const wrapped[] = {
-	"readers/legacy-proto2.pth", "readers/legacy-training.pth",
+	"readers/legacy-proto2.pth", "readers/legacy-magic-proto0.pth",
+	"readers/legacy-rebuild-v1.pth", "readers/legacy-training.pth",
 	"readers/legacy-dtypes.pth", "describe-tiny-cnn.pth",
 	"formats/torch-all.pt", "formats/torch-deflated.pt",
 	"formats/torch-zip64cd.pt", "formats/npz-stored.npz",

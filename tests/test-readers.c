@@ -478,8 +478,11 @@ int main(void)
 	check_fixture("legacy-training.pth.gz", "legacy-training.pth.expected");
 	check_fixture("legacy-pruned.pth", "legacy-pruned.expected");
 	check_fixture("self-reference.pth", "self-reference.expected");
+	check_fixture("legacy-magic-proto0.pth", "legacy-magic-proto0.expected");
+	check_fixture("legacy-rebuild-v1.pth", "legacy-rebuild-v1.expected");
 	test_hostile();
 	test_truncation("legacy-proto2.pth");
+	test_truncation("legacy-magic-proto0.pth");
 	test_truncation("legacy-training.pth.gz");
 	test_small_files();
 	test_ck_add();
