@@ -282,7 +282,7 @@ int ms_torch_legacy_bound(const char *path, struct ms_bytes prefix,
 	struct legacy lg = { .path = path };
 	const struct ms_pval *v[5];
 	uint64_t data = 0, total;
-	size_t pos;
+	size_t pos, listed = 0;
 	struct ms_pickle *p = ms_pickle_new(path,
 					    pickle_memory_limit(prefix.size));
 	int rc;
@@ -299,7 +299,9 @@ int ms_torch_legacy_bound(const char *path, struct ms_bytes prefix,
 	}
 	if (rc == 0)
 		rc = check_key_list(&lg, v[4], err);
-	for (size_t i = 0; rc == 0 && i < v[4]->u.seq.len; i++) {
+	if (rc == 0)
+		listed = v[4]->u.seq.len;
+	for (size_t i = 0; rc == 0 && i < listed; i++) {
 		struct storage *s;
 		uint64_t bytes;
 
@@ -317,8 +319,7 @@ int ms_torch_legacy_bound(const char *path, struct ms_bytes prefix,
 		return MS_BOUND_ERROR;
 	/* Each listed storage has an 8-byte element count before its data. */
 	if (__builtin_add_overflow(data, (uint64_t)pos, &total) ||
-	    __builtin_add_overflow(total, 8 * (uint64_t)v[4]->u.seq.len,
-				   &total)) {
+	    __builtin_add_overflow(total, 8 * (uint64_t)listed, &total)) {
 		ms_fail(err, "%s: the storages declare more than 2^64 bytes",
 			path);
 		return MS_BOUND_ERROR;
