@@ -21,12 +21,12 @@
 #define GZIP_PREFIX_RATIO 8
 
 /* Content that declares no size of its own (npz, a torch zip whose first
- * member is not a stored data.pkl, headers longer than the prefix) is
- * capped at GZIP_CAP_RATIO times the compressed size plus GZIP_CAP_SLACK,
- * and never more than GZIP_HARD_MAX. NOTE: the ratio is an estimate.
- * Deflate shrinks long runs of zeros about 1000 times (zlib 1.2.13 made
- * 130 KB of 128 MiB of zeros), so such a file of almost only zeros is
- * rejected. */
+ * member is not a stored data.pkl, headers that do not load within the
+ * prefix) is capped at GZIP_CAP_RATIO times the compressed size plus
+ * GZIP_CAP_SLACK, and never more than GZIP_HARD_MAX. NOTE: the ratio is
+ * an estimate. Deflate shrinks long runs of zeros about 1000 times (zlib
+ * 1.2.13 made 130 KB of 128 MiB of zeros), so such content of almost only
+ * zeros is rejected. */
 #define GZIP_CAP_RATIO 256
 #define GZIP_CAP_SLACK ((uint64_t)64 << 20)
 #define GZIP_HARD_MAX ((uint64_t)8 << 30)

@@ -1,7 +1,7 @@
-/* libFuzzer harness for gzip-wrapped content: a gzip input is inflated
- * with its size bound as the loader does, and the bound functions of
- * every reader run over the result (or over the input itself when it is
- * not gzip), since they parse untrusted headers too. */
+/* libFuzzer harness for gzip-wrapped content. A gzip input is inflated
+ * within its size bound as the loader does. Then the bound function of
+ * every reader runs over the result, or over the input itself when it is
+ * not gzip, because they parse untrusted headers too. */
 #include "fuzz.h"
 #include "gunzip.h"
 
