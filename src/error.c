@@ -17,6 +17,15 @@ int ms_fail(struct ms_error *err, const char *fmt, ...)
 	return -1;
 }
 
+int ms_vfail_at(struct ms_error *err, const char *path, int line, int col,
+		const char *fmt, va_list ap)
+{
+	char what[400];
+
+	vsnprintf(what, sizeof what, fmt, ap);
+	return ms_fail(err, "%s:%d:%d: %s", path, line, col, what);
+}
+
 int ms_mul_size(size_t a, size_t b, size_t *out)
 {
 	if (a != 0 && b > SIZE_MAX / a)

@@ -2,6 +2,7 @@
 #ifndef MS_ERROR_H
 #define MS_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* A one-line failure description, without the "microscore: " prefix.
@@ -16,6 +17,12 @@ struct ms_error {
  * buffer is cut. */
 int ms_fail(struct ms_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* As ms_fail(), for a position in a text file: formats
+ * "PATH:LINE:COL: message" from FMT and AP. Returns -1. */
+int ms_vfail_at(struct ms_error *err, const char *path, int line, int col,
+		const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
 
 /* Overflow-checked size arithmetic. Each returns 0 and stores the result on
  * success, or returns -1 and leaves *OUT unchanged on overflow. */

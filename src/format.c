@@ -110,7 +110,7 @@ void ms_csv_field(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* Creates a temporary file next to PATH; stores its name in TMP. */
+/* Creates a temporary file next to PATH and stores its name in TMP. */
 static int open_temp(const char *path, char *tmp, size_t size)
 {
 	const char *slash = strrchr(path, '/');

@@ -12,13 +12,12 @@
 
 int net_fail(struct net_builder *b, int line, int col, const char *fmt, ...)
 {
-	char what[400];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
+	ms_vfail_at(b->err, b->path, line, col, fmt, ap);
 	va_end(ap);
-	return ms_fail(b->err, "%s:%d:%d: %s", b->path, line, col, what);
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */

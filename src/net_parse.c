@@ -116,13 +116,12 @@ static int fail_at(struct parser *p, int line, int col, const char *fmt,
 
 static int fail_at(struct parser *p, int line, int col, const char *fmt, ...)
 {
-	char what[400];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(what, sizeof what, fmt, ap);
+	ms_vfail_at(p->err, p->path, line, col, fmt, ap);
 	va_end(ap);
-	return ms_fail(p->err, "%s:%d:%d: %s", p->path, line, col, what);
+	return -1;
 }
 
 static int fail_oom(struct parser *p)

@@ -141,6 +141,17 @@ static void fill_counts(struct ms_layer *l, const struct ms_tensor *w,
 /* ------------------------------------------------------------------ */
 /* Shapes */
 
+/* Fails unless OUT, the output width from out= or the bound weight, is
+ * known. */
+static int require_out(struct net_builder *b, const struct net_stmt *st,
+		       const char *name, int64_t out)
+{
+	if (out != 0)
+		return 0;
+	return net_fail(b, st->line, st->col, "layer '%s': out= is not given "
+			"and no tensor '%s.weight' gives it", name, name);
+}
+
 static int64_t conv_size(int64_t in, int64_t k, int64_t s, int64_t p,
 			 int64_t d)
 {
@@ -252,10 +263,8 @@ int net_build_conv(struct net_builder *b, const struct net_stmt *st,
 		out = in.c;
 	if (net_int_opt(b, st, "out", 1, NET_MAX_DIM, &out) < 0)
 		return -1;
-	if (out == 0)
-		return net_fail(b, st->line, st->col,
-				"layer '%s': out= is not given and no tensor "
-				"'%s.weight' gives it", l->name, l->name);
+	if (require_out(b, st, l->name, out) < 0)
+		return -1;
 	if (conv_kernel(b, st, l->name, w, &l->kh, &l->kw) < 0)
 		return -1;
 	if (in.c % groups != 0 || out % groups != 0)
@@ -310,10 +319,8 @@ int net_build_linear(struct net_builder *b, const struct net_stmt *st,
 	out = w != NULL && w->ndim >= 1 ? w->shape[0] : 0;
 	if (net_int_opt(b, st, "out", 1, NET_MAX_DIM, &out) < 0)
 		return -1;
-	if (out == 0)
-		return net_fail(b, st->line, st->col,
-				"layer '%s': out= is not given and no tensor "
-				"'%s.weight' gives it", l->name, l->name);
+	if (require_out(b, st, l->name, out) < 0)
+		return -1;
 
 	int64_t want[2] = { out, in.c };
 

@@ -18,7 +18,7 @@ enum ms_report_format {
 /* Parses "text", "json" or "csv". Returns 0, or -1 for another word. */
 int ms_report_format_parse(const char *word, enum ms_report_format *out);
 
-/* What a report is about. CHECKPOINT is NULL when the description was
+/* The inputs of a report. CHECKPOINT is NULL when the description was
  * scored alone; OVERRIDES is NULL or has NET->count entries. */
 struct ms_report_input {
 	const char *checkpoint;

@@ -245,12 +245,12 @@ static void score_avgpool(const struct ms_layer *l, const struct ms_policy *p,
 	}
 }
 
-/* Activation functions: multiplies and adds per element, as the challenge's
- * own counting charges them (relu 1 + 0, relu6 2 + 0, sigmoid 2 + 1,
- * swish 3 + 1); hard swish, x * relu6(x + 3) / 6, is 3 + 1 by the same
- * count. The challenge lets ReLU and ReLU6 run on 16-bit inputs, and so
- * does the published scorer for every activation. The others run at the
- * element-wise precision under the challenge rules. */
+/* Activation functions, in multiplies plus adds per element as the
+ * challenge's own counting charges them: relu 1 + 0, relu6 2 + 0, sigmoid
+ * 2 + 1 and swish 3 + 1. Hard swish, x * relu6(x + 3) / 6, is 3 + 1 by the
+ * same count. The challenge lets ReLU and ReLU6 run on 16-bit inputs, and
+ * the published scorer runs every activation at 16 bits. Under the
+ * challenge rules the others run at the element-wise precision. */
 static void score_activation(const struct ms_layer *l,
 			     const struct ms_policy *p, struct ms_cost *out)
 {

@@ -17,7 +17,7 @@ enum ms_precision {
 	MS_PREC_FP32
 };
 
-/* Which counting to follow. */
+/* The counting rules to follow. */
 enum ms_rules {
 	MS_RULES_PUBLISHED,  /* the published DenseNet-100 scorer, slips
 			      * included, so its table reproduces */
@@ -30,7 +30,7 @@ struct ms_policy {
 	enum ms_precision pool_prec;   /* average pools */
 	enum ms_rules rules;
 	bool count_quant;              /* charge quant layers one op per
-					* element at the activation width */
+					* element at the scale precision */
 	bool fold_bn;                  /* batch norm folded into its conv */
 	double op_baseline;            /* ops of the baseline model */
 	double param_baseline;         /* params of the baseline model */

@@ -25,7 +25,7 @@ tap_eq() {
 		echo "ok $tap_n - $1"
 	else
 		echo "not ok $tap_n - $1"
-		printf '# got:      %s\n# expected: %s\n' "$2" "$3" | sed '2,$s/^/# /'
+		printf '# got:      %s\n# expected: %s\n' "$2" "$3"
 		tap_bad=$((tap_bad + 1))
 	fi
 }

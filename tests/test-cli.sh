@@ -1,0 +1,115 @@
+# Tests the command line as a user meets it. Covers help and version,
+# usage errors and their exit status, and errors on unreadable inputs. Also
+# checks that report files are never overwritten without --force, that
+# real PyTorch checkpoints find their built-in network, and that --describe
+# drafts score.
+. "$TESTS_SRCDIR/tap.sh"
+
+fixtures=$TESTS_SRCDIR/fixtures
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# run ARGS...: runs microscore, keeping stdout, stderr and the status.
+run() {
+	"$MICROSCORE" "$@" >"$tmp/out" 2>"$tmp/err"
+	status=$?
+}
+
+# --- help, version and usage errors (GNU conventions) ---
+run --help
+tap_eq "--help exits 0" "$status" 0
+tap_check "--help documents --report" grep -q -- '--report' "$tmp/out"
+run --version
+tap_eq "--version exits 0" "$status" 0
+tap_check "--version names the program" grep -q '^microscore [0-9]' "$tmp/out"
+
+for args in "--bogus" "--score-type=7" "--score-type=x" "--format=xml" \
+	    "--list" "a.pth b.pth" "--rules=strict" "--weight-bits=fc"; do
+	# shellcheck disable=SC2086
+	run $args
+	tap_eq "usage error '$args' exits 2" "$status" 2
+	tap_check "usage error '$args' starts with microscore:" \
+		grep -q '^microscore: ' "$tmp/err"
+done
+
+# --- unreadable inputs: one line naming the file, exit status 1 ---
+run --report "$tmp/missing.pth"
+tap_eq "missing file exits 1" "$status" 1
+tap_eq "missing file: one line naming it" \
+	"$(cat "$tmp/err")" "microscore: $tmp/missing.pth: cannot open: No such file or directory"
+: >"$tmp/empty.pth"
+run --report "$tmp/empty.pth"
+tap_eq "empty file exits 1" "$status" 1
+tap_eq "empty file: one line" "$(wc -l <"$tmp/err")" 1
+printf 'hello\n' >"$tmp/text.pth"
+run --list "$tmp/text.pth"
+tap_eq "text file exits 1" "$status" 1
+tap_check "text file: unknown format" grep -q 'unknown format' "$tmp/err"
+
+# A pickle that requests os.system gets a placeholder, never a call.
+cmd="touch $tmp/marker"
+printf '\200\002cos\nsystem\nU%b%s\205R.' \
+	"\\$(printf %03o ${#cmd})" "$cmd" >"$tmp/evil.pth"
+run --report "$tmp/evil.pth"
+tap_eq "pickle calling os.system exits 1" "$status" 1
+tap_check "pickle calling os.system runs nothing" test ! -e "$tmp/marker"
+
+# --- report files: written atomically, never replaced without --force ---
+model=$MICROSCORE_DATADIR/default.pth
+run --report="$tmp/r.txt" "$model"
+tap_eq "report to a file exits 0" "$status" 0
+tap_check "report file holds the totals" grep -q '^  score ' "$tmp/r.txt"
+echo keep >"$tmp/r2.txt"
+run --report="$tmp/r2.txt" "$model"
+tap_eq "existing report file: exit 1" "$status" 1
+tap_eq "existing report file is kept" "$(cat "$tmp/r2.txt")" keep
+run --report="$tmp/r2.txt" --force --format=json "$model"
+tap_eq "--force replaces the file" "$status" 0
+tap_check "replaced file is the JSON report" grep -q '"totals"' "$tmp/r2.txt"
+tap_eq "no temporary files are left" \
+	"$(find "$tmp" -name '.r*' | wc -l)" 0
+
+# --- real PyTorch checkpoints bind to their built-in description ---
+for pair in resnet18:resnet-18 resnet20:resnet-20 resnet32:resnet-32 \
+	    resnet50:resnet-50 wrn28_10:wrn-28-10 \
+	    mobilenet_v2_1.4:mobilenet-v2-1.4 efficientnet_b0:efficientnet-b0; do
+	arch=${pair%%:*}
+	net=${pair#*:}
+	run --report --format=json "$fixtures/arch-$arch.pth.gz"
+	tap_eq "$arch: exit 0" "$status" 0
+	tap_check "$arch: network $net chosen" \
+		grep -q "\"network\": \"$net\"" "$tmp/out"
+	tap_check "$arch: no missing tensors" grep -q '"missing": \[\]' "$tmp/out"
+	tap_check "$arch: no unused tensors" grep -q '"unused": \[\]' "$tmp/out"
+done
+
+# --- --list: one row per tensor, as many as PyTorch saved ---
+want=$(sed -n 's/^ "tensor_count": \([0-9]*\),/\1/p' \
+	"$fixtures/describe-tiny-cnn.json")
+run --list --format=json "$fixtures/describe-tiny-cnn.pth"
+tap_eq "--list JSON: exit 0" "$status" 0
+tap_eq "--list JSON: $want tensors" "$(grep -c '"dtype"' "$tmp/out")" "$want"
+run --list "$fixtures/describe-tiny-cnn-wrapped.pth.tar"
+tap_check "--list names wrapped tensors by their key path" \
+	grep -q '^state_dict.module.conv1.weight ' "$tmp/out"
+
+# --- --describe drafts a description that scores its checkpoint ---
+for name in tiny-cnn tiny-mobile; do
+	ck=$fixtures/describe-$name.pth
+	run --describe "$ck"
+	tap_eq "describe $name: exit 0" "$status" 0
+	cp "$tmp/out" "$tmp/$name.net"
+	run --report --format=json --net="$tmp/$name.net" "$ck"
+	tap_eq "describe $name: draft scores" "$status" 0
+	tap_check "describe $name: draft uses every tensor" \
+		grep -q '"unused": \[\]' "$tmp/out"
+done
+
+# --- a description alone: the CIFAR-100 baseline scores 2.0 ---
+run --report --net=wrn-28-10 --rules=challenge --score-type=2
+tap_eq "wrn-28-10 alone: exit 0" "$status" 0
+tap_eq "wrn-28-10 alone: score 2.00 (10.49e9 ops, 36.5e6 params)" \
+	"$(awk '/^  score/ { printf "%.2f", $2 }' "$tmp/out")" 2.00
+run --nets
+tap_check "--nets lists densenet-bc-100" grep -qx densenet-bc-100 "$tmp/out"
+tap_done
