@@ -348,9 +348,9 @@ static int sum_storages(const char *path, const struct ms_pickle *p,
 	return 0;
 }
 
-/* torch writes TOP/data.pkl first, stored, with a data descriptor: its
- * size comes from the pickle's STOP opcode. When the local header gives
- * sizes, the member counts at the larger of the two. */
+/* torch 1.13 writes TOP/data.pkl first, stored, with a data descriptor,
+ * so its size comes from the pickle's STOP opcode. When the local header
+ * gives sizes, the member counts at the larger of the two. */
 int ms_torch_zip_bound(const char *path, struct ms_bytes prefix,
 		       struct ms_size_bound *bound, struct ms_error *err)
 {
