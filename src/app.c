@@ -309,6 +309,14 @@ static unsigned on_act_bits(struct ms_app *app, const struct ms_binding *b,
 	return change_bits(app, false, b->arg);
 }
 
+static unsigned on_set_bits(struct ms_app *app, const struct ms_binding *b,
+			    int key)
+{
+	(void)b;
+	(void)key;
+	return ms_app_bits_start(app);
+}
+
 static unsigned on_reset(struct ms_app *app, const struct ms_binding *b,
 			 int key)
 {
@@ -380,6 +388,7 @@ static const key_handler handlers[MS_ACTION_COUNT] = {
 	[MS_ACTION_LAST] = on_last,
 	[MS_ACTION_WEIGHT_BITS] = on_weight_bits,
 	[MS_ACTION_ACT_BITS] = on_act_bits,
+	[MS_ACTION_SET_BITS] = on_set_bits,
 	[MS_ACTION_RESET] = on_reset,
 	[MS_ACTION_RULES] = on_rules,
 	[MS_ACTION_DIFF] = on_diff,

@@ -26,7 +26,9 @@ enum ms_app_flag {
 enum ms_prompt {
 	MS_PROMPT_NONE,
 	MS_PROMPT_EXPORT_PATH,      /* the file name to export to */
-	MS_PROMPT_REPLACE           /* whether to replace an existing file */
+	MS_PROMPT_REPLACE,          /* whether to replace an existing file */
+	MS_PROMPT_WEIGHT_BITS,      /* the selected layer's weight bits */
+	MS_PROMPT_ACT_BITS          /* then its activation bits */
 };
 
 #define MS_APP_INPUT_MAX 1024
@@ -56,6 +58,9 @@ struct ms_app {
 	enum ms_prompt prompt;
 	char input[MS_APP_INPUT_MAX];    /* the prompt's text, UTF-8 */
 	size_t input_len;                /* in bytes */
+	int pending_weight_bits;         /* the bits prompt's accepted weight
+					  * bits, applied with the activation
+					  * bits; 0 when they do not apply */
 };
 
 /* Sets up APP for NET (bound to CK when CK is not NULL) under POLICY,
@@ -83,16 +88,30 @@ int ms_app_recompute(struct ms_app *app, struct ms_error *err);
 unsigned ms_app_key(struct ms_app *app, int key);
 
 /* Handles KEY while a prompt is open: Enter accepts, Escape cancels,
- * Backspace deletes a character; the replace question takes y or n.
- * Returns enum ms_app_flag bits. */
+ * Backspace deletes a character; the replace question takes y or n. An
+ * answer that is rejected (an export that fails, bits out of range) keeps
+ * the prompt open with the typed text, and the reason in APP->message
+ * with APP->message_is_error set. Returns enum ms_app_flag bits. */
 unsigned ms_app_prompt_key(struct ms_app *app, int key);
 
 /* Opens the export prompt with the default file name as its text. On
  * Enter the report is written with ms_report_save(): JSON for a name
  * ending in ".json", CSV for ".csv" and text otherwise. A leading "~/"
- * stands for $HOME. An existing file is replaced only after a yes to the
- * replace question. Returns enum ms_app_flag bits. */
+ * stands for $HOME. A name that exists but is not a regular file (a
+ * directory, device, FIFO, socket or symbolic link), or whose directory
+ * is missing or accepts no new file, is rejected before anything is
+ * written or asked. An existing regular file is replaced only after a
+ * yes to the replace question. Returns enum ms_app_flag bits. */
 unsigned ms_app_export_start(struct ms_app *app);
+
+/* Opens the bits prompt for the selected layer: first its weight bits
+ * (skipped on a layer without weights), then its activation bits, each a
+ * whole number from 1 to 32, where an empty answer keeps the current
+ * value. Both are set when the second is accepted, as overrides, or as no
+ * override when equal to the description's value; Escape cancels both.
+ * On a layer whose bits do not apply, sets an error message instead.
+ * Returns enum ms_app_flag bits. */
+unsigned ms_app_bits_start(struct ms_app *app);
 
 /* Writes the open prompt's question and input into BUF (SIZE bytes), or
  * "" when no prompt is open. */

@@ -2,10 +2,14 @@
  * writing the report through ms_report_save(). No terminal code here. */
 #include "app.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "app_prompt.h"
 #include "keys.h"
 #include "report.h"
 
@@ -54,7 +58,7 @@ void ms_app_default_export_name(const struct ms_app *app, char *buf,
 	snprintf(buf, size, "%s-score.txt", base);
 }
 
-static void set_input(struct ms_app *app, const char *text)
+void ms_app_input_set(struct ms_app *app, const char *text)
 {
 	snprintf(app->input, sizeof app->input, "%s", text);
 	app->input_len = strlen(app->input);
@@ -65,7 +69,7 @@ unsigned ms_app_export_start(struct ms_app *app)
 	char name[MS_APP_INPUT_MAX];
 
 	ms_app_default_export_name(app, name, sizeof name);
-	set_input(app, name);
+	ms_app_input_set(app, name);
 	app->prompt = MS_PROMPT_EXPORT_PATH;
 	app->message[0] = '\0';
 	return MS_APP_PROMPT | MS_APP_REDRAW;
@@ -110,8 +114,98 @@ static int expand_home(const char *name, char *path, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+/* Returns what a file of mode MODE is, for a message, or NULL for a
+ * regular file. */
+static const char *file_type_name(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return NULL;
+	if (S_ISDIR(mode))
+		return "is a directory";
+	if (S_ISLNK(mode))
+		return "is a symbolic link";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "is a device";
+	if (S_ISFIFO(mode))
+		return "is a FIFO";
+	if (S_ISSOCK(mode))
+		return "is a socket";
+	return "is not a regular file";
+}
+
+/* Checks that a new file can be created in DIR for PATH, as the atomic
+ * save must do for its temporary file, by creating and removing one.
+ * Returns 0, or -1 with ERR naming the cause. */
+static int check_directory(const char *path, const char *dir,
+			   struct ms_error *err)
+{
+	char probe[MS_APP_INPUT_MAX + 600];
+	struct stat st;
+	int fd;
+
+	if (stat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			return ms_fail(err, "%s: directory %s not found; "
+				       "create it or choose another", path,
+				       dir);
+		return ms_fail(err, "%s: %s: %s", path, dir, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return ms_fail(err, "%s: %s is not a directory", path, dir);
+
+	snprintf(probe, sizeof probe, "%s/.microscore-XXXXXX", dir);
+	fd = mkstemp(probe);
+	if (fd < 0) {
+		/* In Linux's /proc the directory exists but creating a file
+		 * fails with ENOENT, which strerror() calls a missing file. */
+		if (errno == ENOENT)
+			return ms_fail(err, "%s: %s does not accept new "
+				       "files", path, dir);
+		return ms_fail(err, "%s: cannot create a file in %s: %s",
+			       path, dir, strerror(errno));
+	}
+	close(fd);
+	unlink(probe);
+	return 0;
+}
+
+/* Checks PATH before anything is written or asked: it must not end in
+ * '/', must be a regular file if it exists, and its directory must accept
+ * a new file. Returns 0, or -1 with ERR naming the cause. */
+static int check_export_path(const char *path, struct ms_error *err)
+{
+	char dir[MS_APP_INPUT_MAX + 512];
+	const char *type;
+	const char *slash;
+	struct stat st;
+	size_t n = strlen(path);
+
+	if (n > 0 && path[n - 1] == '/')
+		return ms_fail(err, "%s: ends with '/'; choose a file name",
+			       path);
+	if (lstat(path, &st) == 0) {
+		type = file_type_name(st.st_mode);
+		if (type != NULL)
+			return ms_fail(err, "%s: %s; choose a file name", path,
+				       type);
+	} else if (errno != ENOENT && errno != ENOTDIR) {
+		return ms_fail(err, "%s: %s", path, strerror(errno));
+	}
+
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	return check_directory(path, dir, err);
+}
+
 /* Writes the report to the prompt's file name. An existing file turns
- * the prompt into the replace question unless REPLACE is true. */
+ * the prompt into the replace question unless REPLACE is true. A failure
+ * returns to the file name prompt with the name kept and the error in
+ * the message line. */
 static unsigned export_to_input(struct ms_app *app, bool replace)
 {
 	struct ms_report_input in = {
@@ -126,18 +220,20 @@ static unsigned export_to_input(struct ms_app *app, bool replace)
 	char path[MS_APP_INPUT_MAX + 512];
 
 	if (expand_home(app->input, path, sizeof path) < 0) {
-		app->prompt = MS_PROMPT_NONE;
+		app->prompt = MS_PROMPT_EXPORT_PATH;
 		ms_app_message(app, true, "%s: file name too long", app->input);
-		return MS_APP_REDRAW;
+		return MS_APP_PROMPT | MS_APP_REDRAW;
 	}
-	if (ms_report_save(path, replace, format, &in, &exists, &err) < 0) {
+	if (check_export_path(path, &err) < 0 ||
+	    ms_report_save(path, replace, format, &in, &exists, &err) < 0) {
 		if (exists && !replace) {
 			app->prompt = MS_PROMPT_REPLACE;
+			app->message[0] = '\0';
 			return MS_APP_PROMPT | MS_APP_REDRAW;
 		}
-		app->prompt = MS_PROMPT_NONE;
+		app->prompt = MS_PROMPT_EXPORT_PATH;
 		ms_app_message(app, true, "%s", err.msg);
-		return MS_APP_REDRAW;
+		return MS_APP_PROMPT | MS_APP_REDRAW;
 	}
 	app->prompt = MS_PROMPT_NONE;
 	ms_app_message(app, false, "wrote the %s report to %s",
@@ -145,8 +241,7 @@ static unsigned export_to_input(struct ms_app *app, bool replace)
 	return MS_APP_REDRAW;
 }
 
-/* Removes the last UTF-8 character of the input. */
-static void delete_last_char(struct ms_app *app)
+void ms_app_input_delete_last(struct ms_app *app)
 {
 	while (app->input_len > 0) {
 		unsigned char c = (unsigned char)app->input[--app->input_len];
@@ -177,7 +272,7 @@ static unsigned path_prompt_key(struct ms_app *app, int key)
 		ms_app_message(app, false, "export cancelled");
 		return MS_APP_REDRAW;
 	case MS_KEY_BACKSPACE:
-		delete_last_char(app);
+		ms_app_input_delete_last(app);
 		return MS_APP_PROMPT | MS_APP_REDRAW;
 	default:
 		if (key < 0x20 || key > 0x7e)
@@ -211,6 +306,9 @@ unsigned ms_app_prompt_key(struct ms_app *app, int key)
 		return path_prompt_key(app, key);
 	case MS_PROMPT_REPLACE:
 		return replace_prompt_key(app, key);
+	case MS_PROMPT_WEIGHT_BITS:
+	case MS_PROMPT_ACT_BITS:
+		return ms_app_bits_prompt_key(app, key);
 	case MS_PROMPT_NONE:
 		break;
 	}
@@ -221,7 +319,7 @@ unsigned ms_app_prompt_insert(struct ms_app *app, const char *text)
 {
 	size_t n = strlen(text);
 
-	if (app->prompt != MS_PROMPT_EXPORT_PATH)
+	if (app->prompt == MS_PROMPT_NONE || app->prompt == MS_PROMPT_REPLACE)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
@@ -246,6 +344,10 @@ void ms_app_prompt_text(const struct ms_app *app, char *buf, size_t size)
 	case MS_PROMPT_REPLACE:
 		snprintf(buf, size, "%s exists. Replace it? (y/n) ",
 			 app->input);
+		return;
+	case MS_PROMPT_WEIGHT_BITS:
+	case MS_PROMPT_ACT_BITS:
+		ms_app_bits_prompt_text(app, buf, size);
 		return;
 	case MS_PROMPT_NONE:
 		break;

@@ -18,19 +18,27 @@ const struct ms_binding ms_bindings[] = {
 	{ { MS_KEY_END, 'G' }, "End, G",
 	  "select the last layer", MS_ACTION_LAST, 0 },
 	{ { 'w' }, "w",
-	  "raise the selected layer's weight bits", MS_ACTION_WEIGHT_BITS, 1 },
+	  "cycle weight bits up: 1-6, 8, 16, 32, 1 (b sets any)",
+	  MS_ACTION_WEIGHT_BITS, 1 },
 	{ { 'W' }, "W",
-	  "lower the selected layer's weight bits", MS_ACTION_WEIGHT_BITS, -1 },
+	  "cycle weight bits down through the same widths",
+	  MS_ACTION_WEIGHT_BITS, -1 },
 	{ { 'a' }, "a",
-	  "raise the selected layer's activation bits", MS_ACTION_ACT_BITS, 1 },
+	  "cycle activation bits up: 1-6, 8, 16, 32, 1 (b sets any)",
+	  MS_ACTION_ACT_BITS, 1 },
 	{ { 'A' }, "A",
-	  "lower the selected layer's activation bits", MS_ACTION_ACT_BITS, -1 },
+	  "cycle activation bits down through the same widths",
+	  MS_ACTION_ACT_BITS, -1 },
+	{ { 'b' }, "b",
+	  "type the selected layer's weight and activation bits (1-32)",
+	  MS_ACTION_SET_BITS, 0 },
 	{ { 'r' }, "r",
 	  "reset every layer's bits to the description's", MS_ACTION_RESET, 0 },
 	{ { 'p' }, "p",
-	  "switch between published and challenge rules", MS_ACTION_RULES, 0 },
+	  "use published or challenge rules; the pane keeps the other score",
+	  MS_ACTION_RULES, 0 },
 	{ { 'd' }, "d",
-	  "show or hide the challenge-minus-published columns",
+	  "show or hide the ops/par diff columns: challenge minus published",
 	  MS_ACTION_DIFF, 0 },
 	{ { 'e' }, "e",
 	  "export the report to a file (.json, .csv or text)",
@@ -42,8 +50,9 @@ const struct ms_binding ms_bindings[] = {
 };
 
 const char ms_prompt_keys_note[] =
-	"In the export prompt, Enter writes the file and Escape cancels; "
-	"when the file exists, y replaces it and n returns to the name.";
+	"In a prompt, Enter accepts and Escape cancels. When the export "
+	"file exists, y replaces it and n returns to the name; an empty "
+	"answer to a bits question keeps the width shown.";
 
 const size_t ms_binding_count = sizeof ms_bindings / sizeof ms_bindings[0];
 

@@ -32,6 +32,8 @@ enum ms_action {
 	MS_ACTION_LAST,
 	MS_ACTION_WEIGHT_BITS,   /* cycle the weight bits, ARG +1 or -1 */
 	MS_ACTION_ACT_BITS,      /* cycle the activation bits, ARG +1 or -1 */
+	MS_ACTION_SET_BITS,      /* prompt for exact weight and activation
+				  * bits */
 	MS_ACTION_RESET,
 	MS_ACTION_RULES,
 	MS_ACTION_DIFF,
@@ -57,8 +59,8 @@ struct ms_binding {
 extern const struct ms_binding ms_bindings[];
 extern const size_t ms_binding_count;
 
-/* A sentence on the keys of the export prompt, which are not in the
- * table because they edit text rather than run an action. */
+/* Sentences on the keys of the export and bits prompts, which are not in
+ * the table because they edit text rather than run an action. */
 extern const char ms_prompt_keys_note[];
 
 /* Finds the binding of KEY. Returns NULL when KEY is not bound. */

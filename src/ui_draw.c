@@ -57,47 +57,6 @@ unsigned long ms_ui_role_attr(enum ms_ui_role role)
 	return (unsigned long)role_attrs[role];
 }
 
-/* Converts the next character of TEXT (LEN bytes) and returns its length
- * in bytes, 0 at the end. Stores the character and its width in columns;
- * an invalid or unprintable one comes back as '?'. */
-static size_t next_char(const char *text, size_t len, mbstate_t *state,
-			wchar_t *wc, int *width)
-{
-	size_t n = mbrtowc(wc, text, len, state);
-
-	if (n == (size_t)-1 || n == (size_t)-2) {
-		memset(state, 0, sizeof *state);
-		*wc = L'?';
-		n = 1;
-	}
-	if (n == 0)
-		return 0;
-	*width = wcwidth(*wc);
-	if (*width < 0) {
-		*wc = L'?';
-		*width = 1;
-	}
-	return n;
-}
-
-int ms_ui_text_width(const char *text)
-{
-	mbstate_t state;
-	size_t len = strlen(text);
-	int total = 0;
-	wchar_t wc;
-	int w;
-	size_t n;
-
-	memset(&state, 0, sizeof state);
-	while (len > 0 && (n = next_char(text, len, &state, &wc, &w)) > 0) {
-		total += w;
-		text += n;
-		len -= n;
-	}
-	return total;
-}
-
 int ms_ui_put(int y, int x, int width, const char *text, unsigned long attr,
 	      bool pad)
 {
@@ -113,7 +72,7 @@ int ms_ui_put(int y, int x, int width, const char *text, unsigned long attr,
 	while (len > 0 && count < (int)(sizeof buf / sizeof buf[0])) {
 		wchar_t wc;
 		int w;
-		size_t n = next_char(text, len, &state, &wc, &w);
+		size_t n = ms_ui_next_char(text, len, &state, &wc, &w);
 
 		if (n == 0 || used + w > width)
 			break;
@@ -228,6 +187,11 @@ static void draw_status(const struct ms_app *app, int lines, int cols)
 	int used;
 
 	if (app->prompt != MS_PROMPT_NONE) {
+		/* A rejected answer keeps the prompt open, so its reason
+		 * goes on the line above, over the bottom of the frame. */
+		if (app->message[0] != '\0' && app->message_is_error)
+			ms_ui_put(lines - 2, 0, cols, app->message,
+				  role_attrs[MS_UI_WARNING], true);
 		ms_app_prompt_text(app, text, sizeof text);
 		used = ms_ui_put(lines - 1, 0, cols - 1, text, A_BOLD, false);
 		curs_set(1);
@@ -242,7 +206,8 @@ static void draw_status(const struct ms_app *app, int lines, int cols)
 		return;
 	}
 	ms_ui_put(lines - 1, 0, cols,
-		  "0-6 type  w/a bits  r reset  p rules  e export  ? help  q quit",
+		  "0-6 type  w/a/b bits  r reset  p rules  e export  ? help  "
+		  "q quit",
 		  A_NORMAL, false);
 }
 
@@ -272,7 +237,13 @@ static void draw_help(int lines, int cols)
 			 ms_binding_count - shown);
 		ms_ui_put(y++, 0, cols, line, A_NORMAL, false);
 	} else {
-		y++;
+		/* A blank line before the note, unless the note then would
+		 * not fit (an estimate: wrapping at spaces may take more). */
+		int note_lines = ms_ui_text_width(ms_prompt_keys_note) /
+				 (cols - 4) + 1;
+
+		if (y + 1 + note_lines <= lines - 1)
+			y++;
 		ms_ui_put_wrapped(&y, lines - 1, 2, cols - 4,
 				  ms_prompt_keys_note);
 	}

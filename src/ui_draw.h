@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "app.h"
+#include "ui_text.h"
 
 /* The smallest terminal the explorer lays out; below this it shows a
  * "terminal too small" message. */
@@ -51,9 +52,6 @@ int ms_ui_put(int y, int x, int width, const char *text, unsigned long attr,
  * are split at spaces and a longer word is cut. Counts one column a byte,
  * so it is meant for ASCII text (help and score type descriptions). */
 void ms_ui_put_wrapped(int *y, int end, int x, int width, const char *text);
-
-/* Returns the columns TEXT takes on the screen. */
-int ms_ui_text_width(const char *text);
 
 /* Draws the layer table (a header line, then rows from APP->top) in the
  * rectangle at line Y, column 0, of HEIGHT lines and WIDTH columns. */

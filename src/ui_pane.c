@@ -47,13 +47,17 @@ static size_t collect_items(const struct ms_app *app,
 	size_t overrides = ms_app_override_count(app);
 	size_t n = 0;
 	struct pane_item *it;
-	char other_label[32];
+	char label[32];
 
 	snprintf(add(items, &n, "op score", MS_UI_NORMAL)->value,
 		 sizeof items[0].value, "%.6f", t->op_score);
 	snprintf(add(items, &n, "param score", MS_UI_NORMAL)->value,
 		 sizeof items[0].value, "%.6f", t->param_score);
-	snprintf(add(items, &n, "final score", MS_UI_HEADER)->value,
+	/* Both final scores name their rules, so that the one in force and
+	 * the one kept for comparison cannot be confused. */
+	snprintf(label, sizeof label, "score (%s rules)",
+		 rules_name(app->policy.rules));
+	snprintf(add(items, &n, label, MS_UI_HEADER)->value,
 		 sizeof items[0].value, "%.6f", t->score);
 	it = add(items, &n, "score type", MS_UI_NORMAL);
 	if (app->policy.type >= 0)
@@ -67,9 +71,9 @@ static size_t collect_items(const struct ms_app *app,
 	snprintf(add(items, &n, "params", MS_UI_NORMAL)->value,
 		 sizeof items[0].value, "%.1f", t->params);
 
-	snprintf(other_label, sizeof other_label, "%s score",
+	snprintf(label, sizeof label, "score (%s rules)",
 		 rules_name(app->other.policy.rules));
-	snprintf(add(items, &n, other_label, MS_UI_NORMAL)->value,
+	snprintf(add(items, &n, label, MS_UI_NORMAL)->value,
 		 sizeof items[0].value, "%.6f", app->other.score);
 
 	snprintf(add(items, &n, "overrides",

@@ -48,23 +48,6 @@ static const struct column columns[COL_COUNT] = {
 	[COL_DIFF_PARAMS] = { "par diff", 9, true, 7 },
 };
 
-/* Formats a count of ops or params as 1234.5, 12.3k, 29.42M or 1.17G, in
- * at most 8 columns below 1e12. SIGN adds a '+' to positive values. */
-static void format_count(char *buf, size_t size, double v, bool sign)
-{
-	const char *plus = sign && v > 0 ? "+" : "";
-	double a = v < 0 ? -v : v;
-
-	if (a < 1e4)
-		snprintf(buf, size, "%s%.1f", plus, v);
-	else if (a < 1e6)
-		snprintf(buf, size, "%s%.1fk", plus, v / 1e3);
-	else if (a < 1e9)
-		snprintf(buf, size, "%s%.2fM", plus, v / 1e6);
-	else
-		snprintf(buf, size, "%s%.2fG", plus, v / 1e9);
-}
-
 static void format_weight_shape(char *buf, size_t size,
 				const struct ms_layer *l)
 {
@@ -107,8 +90,7 @@ static bool format_cell(const struct ms_app *app, size_t i, int col,
 	buf[0] = '\0';
 	switch (col) {
 	case COL_NAME:
-		snprintf(buf, size, "%*s%s", 2 * (l->depth > 0 ? l->depth : 0),
-			 "", l->name);
+		/* Drawn by name_cell(), which needs the column width. */
 		break;
 	case COL_KIND:
 		snprintf(buf, size, "%s", ms_layer_kind_name(l->kind));
@@ -137,10 +119,10 @@ static bool format_cell(const struct ms_app *app, size_t i, int col,
 				 c->act_bits : ms_app_bits(app, i, false));
 		return o->act_bits != 0;
 	case COL_OPS:
-		format_count(buf, size, c->ops, false);
+		ms_ui_format_count(buf, size, c->ops, false);
 		break;
 	case COL_PARAMS:
-		format_count(buf, size, c->params, false);
+		ms_ui_format_count(buf, size, c->params, false);
 		break;
 	case COL_SHARE:
 		if (app->table.ops > 0)
@@ -148,20 +130,51 @@ static bool format_cell(const struct ms_app *app, size_t i, int col,
 				 app->table.ops);
 		break;
 	case COL_DIFF_OPS:
-		format_count(buf, size, ms_app_rules_diff_ops(app, i), true);
+		ms_ui_format_count(buf, size, ms_app_rules_diff_ops(app, i),
+				   true);
 		break;
 	case COL_DIFF_PARAMS:
-		format_count(buf, size, ms_app_rules_diff_params(app, i), true);
+		ms_ui_format_count(buf, size,
+				   ms_app_rules_diff_params(app, i), true);
 		break;
 	}
 	return false;
 }
 
-/* Picks the columns that fit in WIDTH and the name column's width. */
+/* Writes layer I's name for a name column of WIDTH columns into BUF:
+ * indented by its nesting depth and cut from the left, so that the end
+ * that distinguishes sibling layers stays visible. Each level indents two
+ * columns, or one when COMPACT, and indentation takes at most a quarter
+ * of the column. */
+static void name_cell(const struct ms_app *app, size_t i, int width,
+		      bool compact, char *buf, size_t size)
+{
+	const struct ms_layer *l = &app->net->layers[i];
+	int depth = l->depth > 0 ? l->depth : 0;
+	int indent = depth * (compact ? 1 : 2);
+	int used;
+
+	if (indent > width / 4)
+		indent = width / 4;
+	if ((size_t)indent >= size) {
+		buf[0] = '\0';
+		return;
+	}
+	memset(buf, ' ', (size_t)indent);
+	used = ms_ui_fit_left(l->name, width - indent, ms_ui_cut_marker(),
+			      buf + indent, size - (size_t)indent);
+	if (used == 0)
+		buf[0] = '\0';
+}
+
+/* Picks the columns that fit in WIDTH and the name column's width, and
+ * sets *COMPACT when the longest name needs more, so that names indent
+ * less. */
 static void fit_columns(const struct ms_app *app, int width, bool shown[],
-			int *name_width)
+			int *name_width, bool *compact)
 {
 	int want = NAME_MIN_WIDTH;
+	int longest;
 	int others;
 
 	for (size_t i = 0; i < app->net->count; i++) {
@@ -172,6 +185,7 @@ static void fit_columns(const struct ms_app *app, int width, bool shown[],
 		if (w > want)
 			want = w;
 	}
+	longest = want;
 	if (want > NAME_MAX_WIDTH)
 		want = NAME_MAX_WIDTH;
 
@@ -197,6 +211,7 @@ static void fit_columns(const struct ms_app *app, int width, bool shown[],
 		*name_width = want;
 	if (*name_width < 1)
 		*name_width = 1;
+	*compact = *name_width < longest;
 }
 
 void ms_ui_draw_table(const struct ms_app *app, int y, int height,
@@ -204,11 +219,12 @@ void ms_ui_draw_table(const struct ms_app *app, int y, int height,
 {
 	bool shown[COL_COUNT];
 	int name_width;
+	bool compact;
 	unsigned long header = ms_ui_role_attr(MS_UI_HEADER);
 	char cell[128];
 	int x = 0;
 
-	fit_columns(app, width, shown, &name_width);
+	fit_columns(app, width, shown, &name_width, &compact);
 	for (int c = 0; c < COL_COUNT; c++) {
 		int w = c == COL_NAME ? name_width : columns[c].width;
 		int tw = ms_ui_text_width(columns[c].header);
@@ -244,6 +260,9 @@ void ms_ui_draw_table(const struct ms_app *app, int y, int height,
 			if (w > width - x)
 				w = width - x;
 			changed = format_cell(app, i, c, cell, sizeof cell);
+			if (c == COL_NAME)
+				name_cell(app, i, w, compact, cell,
+					  sizeof cell);
 			if (changed)
 				attr = selected ? base | A_BOLD | A_UNDERLINE :
 					ms_ui_role_attr(MS_UI_CHANGED);

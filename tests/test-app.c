@@ -2,14 +2,17 @@
  * src/app_export.c) on a small network built in memory, without a
  * terminal. Expected counts are derived by hand from the MicroNet formulas
  * in the comments next to them. */
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "keys.h"
 #include "tap.h"
+#include "ui_text.h"
 
 /* Three layers:
  *   c1: 1x1 conv, 2 -> 4 channels, output 4x2x2, dense weight of N = 8,
@@ -423,8 +426,14 @@ static void test_export(void)
 		press(&app, MS_KEY_BACKSPACE);
 	type_text(&app, path);
 	press(&app, MS_KEY_ENTER);
-	tap_ok(app.prompt == MS_PROMPT_NONE && app.message_is_error,
+	tap_ok(app.message_is_error,
 	       "a missing directory is reported as an error");
+	tap_ok(strstr(app.message, "not found") != NULL,
+	       "the error says the directory is not found");
+	tap_ok(app.prompt == MS_PROMPT_EXPORT_PATH,
+	       "a failed export stays in the name prompt");
+	tap_str(app.input, path, "a failed export keeps the typed name");
+	press(&app, MS_KEY_ESCAPE);
 
 	snprintf(path, sizeof path, "%s/r.txt", dir);
 	unlink(path);
@@ -432,6 +441,285 @@ static void test_export(void)
 	unlink(path);
 	rmdir(dir);
 	ms_app_free(&app);
+}
+
+
+/* Clears the export prompt and types NAME into it. */
+static void retype(struct ms_app *app, const char *name)
+{
+	while (app->input_len > 0)
+		press(app, MS_KEY_BACKSPACE);
+	type_text(app, name);
+}
+
+static void test_export_rejects_non_files(void)
+{
+	struct ms_app app;
+	char dir[] = "/tmp/test-app-XXXXXX";
+	char path[256];
+	char expected[512];
+	struct stat st;
+
+	start(&app, 0);
+	if (mkdtemp(dir) == NULL) {
+		tap_ok(0, "mkdtemp failed");
+		ms_app_free(&app);
+		return;
+	}
+
+	/* A directory is rejected at once: no replace question. */
+	press(&app, 'e');
+	retype(&app, dir);
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_EXPORT_PATH,
+	       "a directory name stays in the name prompt");
+	snprintf(expected, sizeof expected,
+		 "%s: is a directory; choose a file name", dir);
+	tap_str(app.message, expected, "a directory name gets its error");
+	tap_ok(app.message_is_error, "the directory message is an error");
+	tap_str(app.input, dir, "the directory name is kept");
+	tap_ok(stat(dir, &st) == 0 && S_ISDIR(st.st_mode),
+	       "the directory is left alone");
+
+	/* A FIFO, which the replace question used to offer to replace. */
+	snprintf(path, sizeof path, "%s/fifo", dir);
+	if (mkfifo(path, 0600) == 0) {
+		retype(&app, path);
+		press(&app, MS_KEY_ENTER);
+		snprintf(expected, sizeof expected,
+			 "%s: is a FIFO; choose a file name", path);
+		tap_str(app.message, expected, "a FIFO name gets its error");
+		tap_ok(app.prompt == MS_PROMPT_EXPORT_PATH,
+		       "a FIFO name stays in the name prompt");
+		unlink(path);
+	} else {
+		tap_ok(0, "mkfifo %s failed", path);
+	}
+
+	/* A symbolic link, even to a regular file, is not replaced. */
+	snprintf(path, sizeof path, "%s/link", dir);
+	if (symlink("/etc/hostname", path) == 0) {
+		retype(&app, path);
+		press(&app, MS_KEY_ENTER);
+		snprintf(expected, sizeof expected,
+			 "%s: is a symbolic link; choose a file name", path);
+		tap_str(app.message, expected, "a link name gets its error");
+		unlink(path);
+	} else {
+		tap_ok(0, "symlink %s failed", path);
+	}
+
+	/* A name ending in '/' cannot be a file. */
+	snprintf(path, sizeof path, "%s/new/", dir);
+	retype(&app, path);
+	press(&app, MS_KEY_ENTER);
+	tap_ok(strstr(app.message, "ends with '/'") != NULL,
+	       "a name ending in / is rejected");
+
+	/* A file as the directory part. */
+	snprintf(path, sizeof path, "%s/plain", dir);
+	fclose(fopen(path, "w"));
+	snprintf(expected, sizeof expected, "%s/plain/r.txt", dir);
+	retype(&app, expected);
+	press(&app, MS_KEY_ENTER);
+	tap_ok(strstr(app.message, "is not a directory") != NULL,
+	       "a file as the directory part is named");
+	unlink(path);
+
+	/* /proc/version is a regular file to lstat(), but /proc takes no
+	 * new file, so the atomic save could never replace it: the error
+	 * comes before the replace question and names /proc. */
+	if (access("/proc/version", F_OK) == 0) {
+		retype(&app, "/proc/version");
+		press(&app, MS_KEY_ENTER);
+		tap_ok(app.prompt == MS_PROMPT_EXPORT_PATH,
+		       "/proc/version stays in the name prompt");
+		tap_str(app.message,
+			"/proc/version: /proc does not accept new files",
+			"/proc/version gets the real cause");
+	} else {
+		tap_ok(1, "/proc/version check # SKIP /proc/version "
+		       "not found");
+	}
+
+	/* After an error, a good name still writes, and the directory
+	 * check leaves no probe file behind. */
+	snprintf(path, sizeof path, "%s/ok.txt", dir);
+	retype(&app, path);
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_NONE && !app.message_is_error,
+	       "a good name after an error writes the report");
+	tap_ok(unlink(path) == 0, "the report file was written");
+	tap_ok(rmdir(dir) == 0, "the directory check leaves no file behind");
+	ms_app_free(&app);
+}
+
+static void test_bits_prompt(void)
+{
+	struct ms_app app;
+	char text[256];
+
+	start(&app, 2);
+	/* c1 describes 4 weight and 4 activation bits. */
+	tap_ok((press(&app, 'b') & MS_APP_PROMPT) != 0, "b opens a prompt");
+	tap_ok(app.prompt == MS_PROMPT_WEIGHT_BITS, "b asks weight bits first");
+	ms_app_prompt_text(&app, text, sizeof text);
+	tap_str(text, "c1: weight bits (1-32, empty keeps 4): ",
+		"the weight question shows the range and current value");
+
+	/* Rejected answers keep the prompt and the typed text. */
+	type_text(&app, "33");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_WEIGHT_BITS, "33 is rejected");
+	tap_ok(app.message_is_error, "33 gets an error");
+	tap_str(app.input, "33", "the rejected answer is kept");
+	press(&app, MS_KEY_BACKSPACE);
+	press(&app, MS_KEY_BACKSPACE);
+	type_text(&app, "0");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_WEIGHT_BITS, "0 is rejected");
+	press(&app, MS_KEY_BACKSPACE);
+	type_text(&app, "x");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_WEIGHT_BITS, "a letter is rejected");
+	press(&app, MS_KEY_BACKSPACE);
+
+	/* 7 is not among the widths that w steps through. */
+	type_text(&app, "7");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_ACT_BITS, "7 moves on to activations");
+	tap_ok(app.overrides[0].weight_bits == 0,
+	       "the weight bits wait for the second answer");
+	ms_app_prompt_text(&app, text, sizeof text);
+	tap_str(text, "c1: activation bits (1-32, empty keeps 4): ",
+		"the activation question shows its current value");
+	type_text(&app, "12");
+	tap_ok((press(&app, MS_KEY_ENTER) & MS_APP_RECOMPUTE) != 0,
+	       "the second answer asks for a recompute");
+	tap_ok(app.prompt == MS_PROMPT_NONE, "the second answer closes it");
+	tap_ok(app.overrides[0].weight_bits == 7, "c1 weight bits set to 7");
+	tap_ok(app.overrides[0].act_bits == 12, "c1 activation bits set to 12");
+
+	/* Empty answers keep both; the described 4 clears the override. */
+	press(&app, 'b');
+	press(&app, MS_KEY_ENTER);
+	type_text(&app, "4");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.overrides[0].weight_bits == 7, "empty keeps weight bits 7");
+	tap_ok(app.overrides[0].act_bits == 0,
+	       "the described width clears the override");
+
+	/* Escape in the second question cancels the first answer too. */
+	press(&app, 'b');
+	type_text(&app, "9");
+	press(&app, MS_KEY_ENTER);
+	press(&app, MS_KEY_ESCAPE);
+	tap_ok(app.prompt == MS_PROMPT_NONE, "Escape closes the bits prompt");
+	tap_ok(app.overrides[0].weight_bits == 7, "Escape keeps weight bits 7");
+
+	/* A relu has no bits to set. */
+	press(&app, 'j');
+	press(&app, 'b');
+	tap_ok(app.prompt == MS_PROMPT_NONE, "b on a relu opens no prompt");
+	tap_ok(app.message_is_error, "b on a relu reports an error");
+
+	/* fc at the described 6 and 32: 9 then 7 bits. Score type 2 keeps
+	 * adds in FP32; params = (N + nz * wb) / 32 with N = 48, nz = 24
+	 * grow by 24 * 3 / 32 = 2.25 from 6 to 9 bits. */
+	press(&app, 'j');
+	{
+		double params = app.table.params;
+
+		press(&app, 'b');
+		type_text(&app, "9");
+		press(&app, MS_KEY_ENTER);
+		type_text(&app, "7");
+		press(&app, MS_KEY_ENTER);
+		tap_close(app.table.params - params, 2.25, 1e-12,
+			  "9 weight bits on fc add 2.25 params");
+		tap_ok(ms_app_bits(&app, 2, false) == 7,
+		       "fc activation bits now 7");
+	}
+	ms_app_free(&app);
+}
+
+static void test_key_b_documented(void)
+{
+	const struct ms_binding *b = ms_binding_find('b');
+	const struct ms_binding *w = ms_binding_find('w');
+
+	tap_ok(b != NULL && b->action == MS_ACTION_SET_BITS,
+	       "key b sets exact bits");
+	tap_ok(w != NULL && strstr(w->help, "cycle") != NULL &&
+	       strstr(w->help, "32") != NULL,
+	       "the help of w says it cycles through the widths");
+}
+
+static void test_fit_left(void)
+{
+	char buf[64];
+	int used;
+
+	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL) {
+		tap_ok(1, "names cut from the left # SKIP no C.UTF-8 "
+		       "locale");
+		return;
+	}
+	tap_str(ms_ui_cut_marker(), "\xe2\x80\xa6",
+		"the marker is an ellipsis under UTF-8");
+
+	/* "dense3.15.conv1" is 15 columns: in 10, the marker and the last
+	 * 9 characters ".15.conv1". */
+	used = ms_ui_fit_left("dense3.15.conv1", 10, "\xe2\x80\xa6", buf,
+			      sizeof buf);
+	tap_str(buf, "\xe2\x80\xa6.15.conv1", "a long name is cut from the left");
+	tap_ok(used == 10, "the cut name takes 10 columns");
+	ms_ui_fit_left("dense3.15.concat", 10, "\xe2\x80\xa6", buf,
+		       sizeof buf);
+	tap_str(buf, "\xe2\x80\xa6" "15.concat", "a sibling keeps its own end");
+
+	used = ms_ui_fit_left("conv1", 10, "~", buf, sizeof buf);
+	tap_str(buf, "conv1", "a short name is kept whole");
+	tap_ok(used == 5, "the short name takes 5 columns");
+
+	/* Two-column characters: U+5C64 twice then 'x' is 5 columns. In 4,
+	 * the marker leaves 3: one wide character and 'x'. In 3 it leaves
+	 * 2, where the wide character no longer fits beside 'x'. */
+	used = ms_ui_fit_left("\xe5\xb1\xa4\xe5\xb1\xa4x", 4, "~", buf,
+			      sizeof buf);
+	tap_str(buf, "~\xe5\xb1\xa4x", "a wide character is kept whole");
+	tap_ok(used == 4, "the wide cut takes 4 columns");
+	used = ms_ui_fit_left("\xe5\xb1\xa4\xe5\xb1\xa4x", 3, "~", buf,
+			      sizeof buf);
+	tap_str(buf, "~x", "a wide character that does not fit is dropped");
+	tap_ok(used == 2, "the narrower cut takes 2 columns");
+
+	ms_ui_fit_left("abcdef", 0, "~", buf, sizeof buf);
+	tap_str(buf, "", "a width of 0 gives an empty cell");
+
+	setlocale(LC_CTYPE, "C");
+	tap_str(ms_ui_cut_marker(), "~", "the marker is ~ outside UTF-8");
+}
+
+static void test_format_count(void)
+{
+	char buf[32];
+
+	ms_ui_format_count(buf, sizeof buf, 0.0, 1);
+	tap_str(buf, "0", "a zero difference prints 0");
+	ms_ui_format_count(buf, sizeof buf, -0.0, 1);
+	tap_str(buf, "0", "a negative zero prints 0");
+	/* 0.1 + 0.2 - 0.3 is about 5.6e-17 in IEEE 754 doubles. */
+	ms_ui_format_count(buf, sizeof buf, 0.1 + 0.2 - 0.3, 1);
+	tap_str(buf, "0", "float noise prints 0");
+	ms_ui_format_count(buf, sizeof buf, -0.04, 1);
+	tap_str(buf, "0", "-0.04 rounds to 0 at one decimal");
+	ms_ui_format_count(buf, sizeof buf, 47.0, 1);
+	tap_str(buf, "+47.0", "a positive difference keeps its sign");
+	ms_ui_format_count(buf, sizeof buf, -396.0, 1);
+	tap_str(buf, "-396.0", "a negative difference keeps its sign");
+	ms_ui_format_count(buf, sizeof buf, 1310720.0, 0);
+	tap_str(buf, "1.31M", "millions print with M");
 }
 
 int main(void)
@@ -446,5 +734,10 @@ int main(void)
 	test_help_quit_and_others();
 	test_key_table();
 	test_export();
+	test_export_rejects_non_files();
+	test_bits_prompt();
+	test_key_b_documented();
+	test_fit_left();
+	test_format_count();
 	return tap_done();
 }

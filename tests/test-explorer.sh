@@ -150,7 +150,8 @@ if [ -f "$reference" ] && [ -f "$table" ]; then
 			wait_for ref "score type $key( |\$)"
 		check_value "type $key op score" ref 'op score' "$2"
 		check_value "type $key param score" ref 'param score' "$3"
-		check_value "type $key final score" ref 'final score' "$4"
+		check_value "type $key final score" ref \
+			'score (published rules)' "$4"
 	done
 
 	# Under the challenge rules the pane still shows the published score
@@ -159,7 +160,11 @@ if [ -f "$reference" ] && [ -f "$table" ]; then
 	tap_check "p selects the challenge rules" \
 		wait_for ref 'rules challenge'
 	check_value "published score shown beside challenge rules" \
-		ref 'published score' "$4"
+		ref 'score (published rules)' "$4"
+	# The pane below the table flows its items: the score in force
+	# follows the param score.
+	tap_check "the score in force is labelled with its rules" \
+		wait_for ref 'param score [0-9.]+  score \(challenge rules\) '
 	keys ref q
 	tap_eq "q on the reference exits with status 0" "$(wait_exit ref)" 0
 else
@@ -185,7 +190,7 @@ start def 120 40 -- "$default_model"
 tap_check "default model opens at type 0" wait_for def 'score type 0'
 check_value "default op score" def 'op score' 0.003243
 check_value "default param score" def 'param score' 0.001392
-check_value "default final score" def 'final score' 0.004634
+check_value "default final score" def 'score (published rules)' 0.004634
 
 # The network ends with fc and the scale layer after it (scale3), and
 # bit widths apply to conv and linear layers only.
@@ -198,14 +203,14 @@ keys def w
 tap_check "w raises fc to 8 weight bits" wait_for def 'fc: weight bits 8'
 check_value "w adds fc params" def 'params' 51861.5
 check_value "w changes the param score" def 'param score' 0.001421
-check_value "w changes the final score" def 'final score' 0.004664
+check_value "w changes the final score" def 'score (published rules)' 0.004664
 check_value "w leaves the ops" def 'ops' 34015411.7
 check_value "overrides counts one layer" def 'overrides' 1
 
 keys def r
 tap_check "r resets the override" wait_for def 'reset 1 overridden layer'
 check_value "r restores the param score" def 'param score' 0.001392
-check_value "r restores the final score" def 'final score' 0.004634
+check_value "r restores the final score" def 'score (published rules)' 0.004634
 check_value "r clears the override count" def 'overrides' 0
 
 # Export: the default name, a new file, then an existing one.
@@ -234,6 +239,66 @@ tap_check "y replaces the file" wait_for def 'wrote the text report'
 tap_check "replaced file has the final score" \
 	grep -q '0\.004634' "$work/default-score.txt"
 
+# A failed export keeps the typed name and shows why at once: a
+# directory is rejected before the replace question.
+clear_prompt() {
+	i=0
+	while [ $i -lt 40 ]; do
+		keys "$1" BSpace
+		i=$((i + 1))
+	done
+}
+keys def e
+wait_for def 'Export to' >/dev/null
+clear_prompt def
+keys def "$work" Enter
+tap_check "a directory name is rejected at once" \
+	wait_for def "^$work: is a directory; choose a file name"
+tap_check "the directory name stays in the prompt" \
+	wait_for def "Export to .*: $work\$"
+if [ -f /proc/version ]; then
+	clear_prompt def
+	keys def /proc/version Enter
+	tap_check "/proc/version names the real cause" \
+		wait_for def '^/proc/version: /proc does not accept new files'
+	tap_check "/proc/version stays in the prompt" \
+		wait_for def 'Export to .*: /proc/version$'
+fi
+clear_prompt def
+keys def "$work/after-error.txt" Enter
+tap_check "a good name after an error writes" \
+	wait_for def 'wrote the text report'
+tap_check "the report after an error exists" \
+	test -s "$work/after-error.txt"
+
+# b sets bits that w does not reach. fc from 6 to 7 weight bits: params
+# grow by nz * 1 / 32 = 17100 / 32 = 534.375 to 51327.125, so the param
+# score is 51327.125 / 36.5e6 = 0.00140622 and the score 0.00324265 +
+# 0.00140622 = 0.00464887; ops stay, as for w above.
+keys def End
+keys def k
+keys def b
+tap_check "b asks for weight bits" \
+	wait_for def '^fc: weight bits \(1-32, empty keeps 6\): *$'
+keys def 4 0 Enter
+tap_check "40 weight bits are rejected" \
+	wait_for def 'fc: weight bits must be a whole number from 1 to 32'
+tap_check "the rejected answer stays in the prompt" \
+	wait_for def 'empty keeps 6\): 40$'
+keys def BSpace BSpace 7 Enter
+tap_check "b then asks for activation bits" \
+	wait_for def '^fc: activation bits \(1-32, empty keeps 32\): *$'
+keys def Enter
+tap_check "b reports both widths" \
+	wait_for def 'fc: weight bits 7, activation bits 32'
+check_value "b changes the params" def 'params' 51327.1
+check_value "b changes the param score" def 'param score' 0.001406
+check_value "b changes the final score" def 'score (published rules)' \
+	0.004649
+keys def r
+tap_check "r resets the bits from b" \
+	wait_for def 'reset 1 overridden layer'
+
 # Help: every key of the manual's list is on the help screen, since both
 # come from the key table.
 keys def '?'
@@ -256,7 +321,7 @@ else
 	echo "# SKIP manual comparison: $man_page not built"
 fi
 keys def x
-tap_check "a key closes the help" wait_for def 'final score'
+tap_check "a key closes the help" wait_for def 'score \(published rules\)'
 
 # ---------------------------------------------------------------------
 # Resizing: the pane moves right on a wide terminal, below on a narrow
@@ -265,7 +330,7 @@ tap_check "a key closes the help" wait_for def 'final score'
 tm resize-window -t def -x 160 -y 45
 tap_check "160x45 shows the pane beside the table" \
 	wait_for def 'op score +0\.003243 *$'
-check_value "160x45 keeps the final score" def 'final score' 0.004634
+check_value "160x45 keeps the final score" def 'score (published rules)' 0.004634
 
 tm resize-window -t def -x 30 -y 8
 tap_check "30x8 says the terminal is too small" \
@@ -273,8 +338,8 @@ tap_check "30x8 says the terminal is too small" \
 tap_check "30x8 names the minimum size" wait_for def 'need at least 40x10'
 
 tm resize-window -t def -x 40 -y 10
-tap_check "40x10 lays out again" wait_for def 'final score'
-check_value "40x10 shows the final score" def 'final score' 0.004634
+tap_check "40x10 lays out again" wait_for def 'score \(published rules\)'
+check_value "40x10 shows the final score" def 'score (published rules)' 0.004634
 tap_check "40x10 has no size message" \
 	sh -c "! tmux -S '$socket' capture-pane -p -t def | grep -q 'too small'"
 
@@ -282,19 +347,76 @@ keys def q
 tap_eq "q exits with status 0" "$(wait_exit def)" 0
 
 # ---------------------------------------------------------------------
+# Layer names on narrow terminals: cut from the left with a marker, so
+# that rows stay distinct. In densenet-bc-100 the last block's layers
+# differ only at the end (dense3.15.conv1, dense3.15.conv2,
+# dense3.15.concat), as do mobilenet-v2-1.4's features.16.conv.0.0 (conv)
+# and features.16.conv.0.1 (bn).
+
+# names_distinct NAME: passes when the first words of the table rows
+# (lines 3 to 17, the rows that every layout here shows) are all
+# different.
+names_distinct() {
+	rows=$(screen "$1" | sed -n '3,17p' | awk '{ print $1 }')
+	test "$(printf '%s\n' "$rows" | sort | uniq -d)" = "" &&
+		test "$(printf '%s\n' "$rows" | wc -l)" -eq 15
+}
+
+start names 80 24 LANG=C.UTF-8 LC_ALL= -- --net=densenet-bc-100
+wait_for names 'score type 0' >/dev/null
+keys names End
+tap_check "80 columns cut names with an ellipsis" \
+	wait_for names '^ *…[^ ]*conv1 +conv '
+tap_check "80 columns keep the names distinct" names_distinct names
+# The name column keeps at least 12 columns, so depth 2 indents at most
+# 2 of them (a quarter) and never pushes the name out of sight.
+tap_check "80 columns indent little" \
+	sh -c "! tmux -S '$socket' capture-pane -p -t names | sed -n '3,17p' | grep -q '^   '"
+
+# The difference columns print exact zeros as 0, never -0.0.
+keys names d
+tap_check "d shows the difference columns" wait_for names 'ops diff'
+tap_check "a zero difference prints 0" \
+	wait_for names 'quant +0 +0 +0\.0 +0 +0 *$'
+tap_check "no difference prints -0.0" \
+	sh -c "! tmux -S '$socket' capture-pane -p -t names | grep -q -- '-0\.0'"
+keys names q
+wait_exit names >/dev/null
+
+start mobile 100 24 LANG=C.UTF-8 LC_ALL= -- --net=mobilenet-v2-1.4
+wait_for mobile 'score type 0' >/dev/null
+keys mobile PPage PPage PPage PPage
+keys mobile End
+tap_check "100 columns keep the names distinct" \
+	wait_for mobile 'features\.17\.conv\.0\.1 +bn '
+tap_check "100 columns rows are distinct" names_distinct mobile
+keys mobile q
+wait_exit mobile >/dev/null
+
+# Outside UTF-8 the marker is '~'.
+start ascii 80 24 LANG=C LC_ALL=C -- --net=densenet-bc-100
+wait_for ascii 'score type 0' >/dev/null
+keys ascii End
+tap_check "the C locale cuts names with ~" \
+	wait_for ascii '^ *~[^ ]*conv1 +conv '
+tap_check "the C locale keeps the names distinct" names_distinct ascii
+keys ascii q
+wait_exit ascii >/dev/null
+
+# ---------------------------------------------------------------------
 # Colours: used by default, and none at all with NO_COLOR set.
 
 esc=$(printf '\033')
 colour_sgr="$esc\\[([0-9]+;)*(3[0-7]|4[0-7]|38|48)(;[0-9]+)*m"
 start colour 80 24 -- "$default_model"
-wait_for colour 'final score' >/dev/null
+wait_for colour 'score \(published rules\)' >/dev/null
 tap_check "colours are used by default" \
 	sh -c "tmux -S '$socket' capture-pane -e -p -t colour | grep -Eq '$colour_sgr'"
 keys colour q
 wait_exit colour >/dev/null
 
 start mono 80 24 NO_COLOR=1 -- "$default_model"
-wait_for mono 'final score' >/dev/null
+wait_for mono 'score \(published rules\)' >/dev/null
 tap_check "NO_COLOR turns colours off" \
 	sh -c "! tmux -S '$socket' capture-pane -e -p -t mono | grep -Eq '$colour_sgr'"
 tap_check "NO_COLOR keeps the selection visible" \

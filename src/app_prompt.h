@@ -1,0 +1,25 @@
+/* Parts of the explorer's prompts shared by the export prompt
+ * (app_export.c) and the bits prompt (app_bits.c). Private to the app_*.c
+ * files. */
+#ifndef MS_APP_PROMPT_H
+#define MS_APP_PROMPT_H
+
+#include <stddef.h>
+
+#include "app.h"
+
+/* Replaces the prompt's input with TEXT, cut to fit. */
+void ms_app_input_set(struct ms_app *app, const char *text);
+
+/* Removes the last UTF-8 character of the prompt's input. */
+void ms_app_input_delete_last(struct ms_app *app);
+
+/* Handles KEY in the weight or activation bits prompt. Returns enum
+ * ms_app_flag bits. */
+unsigned ms_app_bits_prompt_key(struct ms_app *app, int key);
+
+/* Writes the bits prompt's question and input into BUF (SIZE bytes). */
+void ms_app_bits_prompt_text(const struct ms_app *app, char *buf,
+			     size_t size);
+
+#endif
