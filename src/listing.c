@@ -2,15 +2,28 @@
 #include "listing.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "format.h"
+
+/* Names what the inferred width of a tensor means: integers that need a
+ * sign bit or not, indices into a codebook of distinct floats, or plain
+ * floats that were not quantized. */
+static const char *bits_kind(const struct ms_tensor_stats *s, bool is_signed)
+{
+	if (s->all_integer)
+		return is_signed ? "signed" : "unsigned";
+	if (!s->distinct_capped && s->distinct <= MS_CODEBOOK_MAX)
+		return "codebook";
+	return "float";
+}
 
 static void text_row(FILE *f, const struct ms_tensor *t)
 {
 	const struct ms_tensor_stats *s = &t->stats;
 	char shape[96], range[48], distinct[24], bits[16];
 	bool is_signed;
-	int b = ms_stats_infer_bits(s, &is_signed);
+	int b = ms_tensor_infer_bits(t, &is_signed);
 	double share = s->elements ? 100.0 * (double)s->nonzero /
 					     (double)s->elements : 0;
 
@@ -21,13 +34,18 @@ static void text_row(FILE *f, const struct ms_tensor *t)
 		snprintf(range, sizeof range, "-");
 	snprintf(distinct, sizeof distinct, "%s%" PRId64,
 		 s->distinct_capped ? ">" : "", s->distinct);
-	snprintf(bits, sizeof bits, "%d %s", b, is_signed ? "signed" : "unsigned");
+	snprintf(bits, sizeof bits, "%d %s", b, bits_kind(s, is_signed));
 	fprintf(f, "%-40s %-8s %-16s %12" PRId64 " %7.2f%% %12" PRId64
 		   " %-16s %9s %s",
 		t->name, ms_dtype_name(t->dtype), shape, s->nonzero, share,
 		s->elements, range, distinct, bits);
 	if (t->mask != NULL)
 		fprintf(f, "  masked by %s", t->mask);
+	/* A key that is not a suffix of the name was given by the reader
+	 * (NAME.weight_orig, a quantized Linear's packed parameters). */
+	if (strlen(t->key) > strlen(t->name) ||
+	    strcmp(t->name + strlen(t->name) - strlen(t->key), t->key) != 0)
+		fprintf(f, "  binds as %s", t->key);
 	fputc('\n', f);
 }
 
@@ -52,7 +70,7 @@ static void json_row(FILE *f, const struct ms_tensor *t)
 {
 	const struct ms_tensor_stats *s = &t->stats;
 	bool is_signed;
-	int b = ms_stats_infer_bits(s, &is_signed);
+	int b = ms_tensor_infer_bits(t, &is_signed);
 
 	fputs("    {\"name\": ", f);
 	ms_json_string(f, t->name);
@@ -70,14 +88,37 @@ static void json_row(FILE *f, const struct ms_tensor *t)
 		fprintf(f, ", \"min\": %.17g, \"max\": %.17g", s->min, s->max);
 	fprintf(f, ", \"distinct\": %" PRId64 ", \"distinct_capped\": %s",
 		s->distinct, s->distinct_capped ? "true" : "false");
-	fprintf(f, ", \"inferred_bits\": %d, \"inferred_signed\": %s", b,
-		is_signed ? "true" : "false");
+	fprintf(f, ", \"inferred_bits\": %d, \"inferred_kind\": \"%s\"", b,
+		bits_kind(s, is_signed));
 	fputs(", \"mask\": ", f);
 	if (t->mask != NULL)
 		ms_json_string(f, t->mask);
 	else
 		fputs("null", f);
 	fputs("}", f);
+}
+
+static void csv_row(FILE *f, const struct ms_tensor *t)
+{
+	const struct ms_tensor_stats *s = &t->stats;
+	char shape[96];
+	bool is_signed;
+	int b = ms_tensor_infer_bits(t, &is_signed);
+
+	ms_format_dims(t->ndim, t->shape, shape, sizeof shape);
+	ms_csv_field(f, t->name);
+	fprintf(f, ",%s,%s,%" PRId64 ",%" PRId64 ",", ms_dtype_name(t->dtype),
+		shape, s->elements, s->nonzero);
+	if (s->all_integer && s->elements > 0)
+		fprintf(f, "%.17g,%.17g", s->min, s->max);
+	else
+		fputc(',', f);
+	fprintf(f, ",%" PRId64 ",%s,%d,%s,", s->distinct,
+		s->distinct_capped ? "true" : "false", b,
+		bits_kind(s, is_signed));
+	if (t->mask != NULL)
+		ms_csv_field(f, t->mask);
+	fputc('\n', f);
 }
 
 int ms_listing_write(FILE *f, enum ms_report_format format,
@@ -96,6 +137,11 @@ int ms_listing_write(FILE *f, enum ms_report_format format,
 		fputs("  ],\n", f);
 		json_skipped(f, ck);
 		fputs("}\n", f);
+	} else if (format == MS_REPORT_CSV) {
+		fputs("name,dtype,shape,elements,nonzero,min,max,distinct,"
+		      "distinct_capped,inferred_bits,inferred_kind,mask\n", f);
+		for (size_t i = 0; i < ck->count; i++)
+			csv_row(f, &ck->tensors[i]);
 	} else {
 		fprintf(f, "%-40s %-8s %-16s %12s %8s %12s %-16s %9s %s\n",
 			"name", "dtype", "shape", "nonzero", "share",
