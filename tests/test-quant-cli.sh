@@ -38,17 +38,24 @@ tap_check "--list shows the packed weight's binding" grep -q \
 
 # --- binding ---
 # Conv 3->4 k=3 on 6x6 gives 4x4x4 = 64 inputs for fc, as in
-# make-quant-fixtures.py.
+# make-quant-fixtures.py. torch counts 318 nonzero int8 values of 320 in
+# fc's weight (quant-static.expected), and int8 needs 8 bits.
 cat >"$tmp/small.net" <<'NET'
 net small
 input 3 6 6
-conv conv1 out=4 k=3 bias
+conv conv1 out=4 k=3 bias wbits=auto
 relu
-linear fc out=5 bias
+flatten
+linear fc out=5 bias wbits=auto
 NET
 run --net="$tmp/small.net" --report --format=json "$readers/quant-static.pt"
 tap_eq "quantized model scores" "$status" 0
 tap_check "no tensors missing" grep -q '"missing": \[\]' "$tmp/out"
+tap_check "fc binds the packed weight: 8 bits, 318 of 320 nonzero" grep -q \
+	'"name": "fc".*"weight_bits": 8,.*"nonzero": 318, "elements": 320' \
+	"$tmp/out"
+tap_check "conv1 weight needs 8 bits" grep -q \
+	'"name": "conv1".*"weight_bits": 8,' "$tmp/out"
 
 cat >"$tmp/fc.net" <<'NET'
 net fc
