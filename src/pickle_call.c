@@ -109,8 +109,8 @@ static int rebuild_tensor(struct loader *ld, const struct ms_pseq *a,
 	return 0;
 }
 
-/* Returns a placeholder for the global of OBJ, marked as standing where
- * a tensor's data must be, so that the tensor walk rejects it. */
+/* Returns a placeholder for the global of OBJ, marked as a tensor's data,
+ * so that the tensor walk rejects it. */
 static int tensor_placeholder(struct loader *ld, const struct ms_pval *obj,
 			      struct ms_pval **out)
 {
@@ -121,10 +121,10 @@ static int tensor_placeholder(struct loader *ld, const struct ms_pval *obj,
 	return 0;
 }
 
-/* Checks the quantizer parameters of a quantized tensor, as torch 1.13
- * pickles them: (torch.per_tensor_affine, scale, zero_point), or
- * (torch.per_channel_affine, scales, zero_points, axis) with tensors of
- * scales and zero points; per_channel_affine_float_qparams has the
+/* Checks the quantizer parameters of a quantized tensor. Torch 1.13
+ * pickles them as (torch.per_tensor_affine, scale, zero_point) or as
+ * (torch.per_channel_affine, scales, zero_points, axis), where scales and
+ * zero points are tensors. per_channel_affine_float_qparams has the
  * per-channel layout. Stores in *BAD a placeholder found among them, or
  * NULL. */
 static int check_qparams(struct loader *ld, const struct ms_pval *q,
@@ -174,9 +174,9 @@ static int check_qparams(struct loader *ld, const struct ms_pval *q,
 
 /* _rebuild_qtensor(storage, storage_offset, size, stride, quantizer_params,
  * requires_grad, backward_hooks): a quantized tensor. The tensor made is
- * the stored integers (what torch's int_repr() returns), because those are
- * what the weights need in memory; the scales and zero points are checked
- * and dropped. */
+ * the stored integers, as torch's int_repr() returns them, because those
+ * are what the weights occupy in memory. The scales and zero points are
+ * checked and dropped. */
 static int rebuild_qtensor(struct loader *ld, const struct ms_pseq *a,
 			   struct ms_pval **out)
 {

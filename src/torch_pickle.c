@@ -113,10 +113,9 @@ static int add_array(struct walker *w, const struct ms_parray *a)
 			 copy, a->bytes, a->big_endian, w->err);
 }
 
-/* Tells whether placeholder V stands where a tensor's data must be: as
- * the data of a parameter or quantized tensor, or as what a
- * torch._utils._rebuild_* function that the interpreter does not know
- * would have built. */
+/* Tells whether placeholder V is in the place of a tensor's data: the
+ * data of a parameter or quantized tensor, or the result of a
+ * torch._utils._rebuild_* function that the interpreter does not know. */
 static bool placeholder_is_error(const struct ms_pval *v)
 {
 	return v->tensor_expected ||

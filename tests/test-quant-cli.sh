@@ -1,7 +1,7 @@
 # Tests quantized checkpoints and objects that are not tensors as a user
-# meets them: --list marks masks, renamed keys and skipped objects, a
-# network binds quantized conv and linear weights, and a layer whose
-# tensor is a skipped object is an error that names the object.
+# meets them. --list marks masks, renamed keys and skipped objects. A
+# network binds quantized conv and linear weights. A layer whose tensor is
+# a skipped object is an error that names the object.
 . "$TESTS_SRCDIR/tap.sh"
 
 readers=$TESTS_SRCDIR/fixtures/readers
