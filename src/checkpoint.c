@@ -29,8 +29,10 @@ static int zip_has_data_pkl(struct ms_checkpoint *ck, struct ms_bytes in,
 	src = zip_source_buffer_create(in.data, in.size, 0, &zerr);
 	za = src ? zip_open_from_source(src, ZIP_RDONLY, &zerr) : NULL;
 	if (za == NULL) {
-		ms_fail(err, "%s: invalid zip archive: %s", ck->path,
-			zip_error_strerror(&zerr));
+		/* libzip finds no end of central directory record in a zip
+		 * archive cut short, and calls it "Not a zip archive". */
+		ms_fail(err, "%s: truncated or damaged zip archive: %s",
+			ck->path, zip_error_strerror(&zerr));
 		zip_source_free(src);
 		zip_error_fini(&zerr);
 		return -1;
@@ -59,6 +61,11 @@ static int npy_name(const char *path, char *out, size_t size)
 		*dot = '\0';
 	return 0;
 }
+
+/* Header lengths above this are not taken as safetensors when detecting
+ * the format. The safetensors library (0.4) rejects headers over 100 MB;
+ * the margin keeps files it would reject recognizable. */
+#define SAFETENSORS_MAX_HEADER ((uint64_t)1 << 30)
 
 static const char *const formats[][2] = {
 	{ "torch-legacy", "torch-legacy+gzip" },
@@ -101,8 +108,10 @@ static int read_content(struct ms_checkpoint *ck, struct ms_bytes in,
 	for (int i = 7; i >= 0 && in.size >= 9; i--)
 		header = header << 8 | d[i];
 	/* Safetensors comes before pickles: its header length may well
-	 * start with the byte 0x80. */
-	if (in.size >= 9 && d[8] == '{' && header <= in.size - 8) {
+	 * start with the byte 0x80. A declared header length that runs past
+	 * the end is a truncated file, which the reader reports, unless the
+	 * length is too large to be a safetensors header at all. */
+	if (in.size >= 9 && d[8] == '{' && header <= SAFETENSORS_MAX_HEADER) {
 		ck->format = formats[4][gzipped];
 		return ms_read_safetensors(ck, in, err);
 	}
@@ -170,6 +179,14 @@ int ms_checkpoint_open(const char *path, struct ms_checkpoint *ck,
 	    read_content(ck, ((struct ms_ck_priv *)ck->priv)->map, false, err) < 0 ||
 	    ms_ck_finish(ck, err) < 0)
 		goto fail;
+	if (ck->count == 0 && ck->skipped_count > 0) {
+		ms_fail(err, "%s: the checkpoint contains no tensors, only "
+			"objects that microscore does not run, such as '%s' "
+			"(%s)", path, ck->skipped[0].name[0] != '\0' ?
+			ck->skipped[0].name : "the top-level object",
+			ck->skipped[0].global);
+		goto fail;
+	}
 	if (ck->count == 0) {
 		ms_fail(err, "%s: the checkpoint contains no tensors", path);
 		goto fail;
@@ -186,9 +203,15 @@ void ms_checkpoint_close(struct ms_checkpoint *ck)
 
 	for (size_t i = 0; i < ck->count; i++) {
 		free(ck->tensors[i].name);
+		free(ck->tensors[i].mask);
 		free(ck->tensors[i].stats.channel_nonzero);
 	}
 	free(ck->tensors);
+	for (size_t i = 0; i < ck->skipped_count; i++) {
+		free(ck->skipped[i].name);
+		free(ck->skipped[i].global);
+	}
+	free(ck->skipped);
 	if (pv != NULL) {
 		for (size_t i = 0; i < pv->kept_count; i++)
 			free(pv->kept[i]);

@@ -1,9 +1,11 @@
 /* Building a checkpoint's tensor list: the checked ms_ck_add() that every
- * container reader calls, the buffers a checkpoint owns, and the final
- * step that applies pruning masks and scans each tensor. */
+ * container reader calls, the buffers a checkpoint owns, the record of
+ * skipped placeholder objects, and the final step that applies pruning
+ * masks and scans each tensor. */
 #include "ckpriv.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,6 +190,50 @@ int ms_ck_add(struct ms_checkpoint *ck, const char *name,
 	return 0;
 }
 
+int ms_ck_skip(struct ms_checkpoint *ck, const char *name, const char *module,
+	       const char *global, struct ms_error *err)
+{
+	struct ms_ck_priv *pv = ms_ck_priv(ck);
+	struct ms_skipped *e;
+
+	if (pv == NULL)
+		return ms_fail(err, "%s: out of memory", ck->path);
+	if (ck->skipped_count >= MS_MAX_SKIPPED)
+		return 0;
+	if (ck->skipped_count == pv->skipped_cap) {
+		size_t cap = pv->skipped_cap ? pv->skipped_cap * 2 : 16;
+		struct ms_skipped *list = realloc(ck->skipped,
+						  cap * sizeof *list);
+
+		if (list == NULL)
+			return ms_fail(err, "%s: out of memory", ck->path);
+		ck->skipped = list;
+		pv->skipped_cap = cap;
+	}
+	e = &ck->skipped[ck->skipped_count];
+	e->name = strdup(name);
+	e->global = malloc(strlen(module) + 1 + strlen(global) + 1);
+	if (e->name == NULL || e->global == NULL) {
+		free(e->name);
+		free(e->global);
+		return ms_fail(err, "%s: out of memory", ck->path);
+	}
+	sprintf(e->global, "%s.%s", module, global);
+	e->key = ms_ck_strip_module(e->name);
+	ck->skipped_count++;
+	return 0;
+}
+
+const char *ms_checkpoint_placeholder(const struct ms_checkpoint *ck,
+				      const char *key)
+{
+	for (size_t i = 0; i < ck->skipped_count; i++) {
+		if (strcmp(ck->skipped[i].key, key) == 0)
+			return ck->skipped[i].global;
+	}
+	return NULL;
+}
+
 /* ---------------------------------------------------------------------
  * Masks and the final scan. */
 
@@ -263,24 +309,54 @@ static long mask_target(const struct name_index *ix, size_t i)
 	return -1;
 }
 
-/* Keys NAME.weight_orig as NAME.weight: the key string is stored after
- * the name's terminator, so that it still points into NAME's buffer. */
-static int rekey_orig(struct ms_tensor *t)
+/* Sets T's key to the first STEM bytes of its key followed by SUFFIX. The
+ * new key is stored after the name's terminator, so that it still points
+ * into NAME's buffer and is freed with it. */
+static int rekey(struct ms_tensor *t, size_t stem, const char *suffix)
 {
-	size_t skip = (size_t)(t->key - t->name), n = strlen(t->name), stem;
-	char *name;
+	size_t skip = (size_t)(t->key - t->name), n = strlen(t->name);
+	size_t m = strlen(suffix);
+	char *name = malloc(n + 1 + stem + m + 1);
 
-	if (!ends_with(t->key, "_orig", &stem))
-		return 0;
-	name = malloc(n + 1 + stem + 1);
 	if (name == NULL)
 		return -1;
 	memcpy(name, t->name, n + 1);
 	memcpy(name + n + 1, t->name + skip, stem);
-	name[n + 1 + stem] = '\0';
+	memcpy(name + n + 1 + stem, suffix, m + 1);
 	free(t->name);
 	t->name = name;
 	t->key = name + n + 1;
+	return 0;
+}
+
+/* Keys NAME.weight_orig as NAME.weight. */
+static int rekey_orig(struct ms_tensor *t)
+{
+	size_t stem;
+
+	if (!ends_with(t->key, "_orig", &stem))
+		return 0;
+	return rekey(t, stem, "");
+}
+
+/* Keys the items of the (weight, bias) tuple that quantized Linear
+ * modules (torch.ao.nn.quantized.Linear, and its dynamic variant) store
+ * as NAME._packed_params._packed_params. */
+static int rekey_packed(struct ms_tensor *t)
+{
+	static const char *const items[][2] = {
+		{ "._packed_params._packed_params.0", ".weight" },
+		{ "._packed_params._packed_params.1", ".bias" },
+	};
+	size_t stem;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (ends_with(t->key, items[i][0], &stem))
+			return rekey(t, stem, items[i][1]);
+		/* A lone module's state dict has no NAME prefix. */
+		if (strcmp(t->key, items[i][0] + 1) == 0)
+			return rekey(t, 0, items[i][1] + 1);
+	}
 	return 0;
 }
 
@@ -327,6 +403,7 @@ static int pair_masks(struct ms_checkpoint *ck, long *mask_of,
 static void free_tensor(struct ms_tensor *t)
 {
 	free(t->name);
+	free(t->mask);
 	free(t->stats.channel_nonzero);
 }
 
@@ -361,10 +438,15 @@ int ms_ck_finish(struct ms_checkpoint *ck, struct ms_error *err)
 					"tensor '%s'", ck->path, m->name, t->name);
 				goto out;
 			}
-			if (rekey_orig(t) < 0) {
+			t->mask = strdup(m->name);
+			if (t->mask == NULL || rekey_orig(t) < 0) {
 				ms_fail(err, "%s: out of memory", ck->path);
 				goto out;
 			}
+		}
+		if (rekey_packed(t) < 0) {
+			ms_fail(err, "%s: out of memory", ck->path);
+			goto out;
 		}
 		if (ms_tensor_scan(t, m, &scan_err) < 0) {
 			ms_fail(err, "%s: %s", ck->path, scan_err.msg);

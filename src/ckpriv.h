@@ -25,6 +25,7 @@ struct ms_ck_priv {
 	size_t *kept_size;             /* their usable sizes */
 	size_t kept_count, kept_cap;
 	int64_t elements_total;        /* summed over all tensors added */
+	size_t skipped_cap;            /* allocated entries of ck->skipped */
 };
 
 /* Returns CK's private state, allocating it on first use; NULL when
@@ -35,10 +36,18 @@ struct ms_ck_priv *ms_ck_priv(struct ms_checkpoint *ck);
  * torch.nn.DataParallel adds. */
 const char *ms_ck_strip_module(const char *name);
 
+/* Records that the object at key path NAME, a placeholder for global
+ * MODULE.GLOBAL, was skipped. Past MS_MAX_SKIPPED records it does
+ * nothing. Returns 0, or -1 with ERR set when memory runs out. */
+int ms_ck_skip(struct ms_checkpoint *ck, const char *name, const char *module,
+	       const char *global, struct ms_error *err);
+
 /* Finds mask tensors (NAME.mask, and NAME.weight_mask next to
  * NAME.weight_orig), scans every tensor with its mask applied, drops the
- * masks from the list and keys NAME.weight_orig as NAME.weight. Returns 0,
- * or -1 with ERR set. */
+ * masks from the list, keys NAME.weight_orig as NAME.weight and stores the
+ * mask's name in the tensor it masks. Keys the (weight, bias) tuple that
+ * quantized Linear modules store, NAME._packed_params._packed_params.0
+ * and .1, as NAME.weight and NAME.bias. Returns 0, or -1 with ERR set. */
 int ms_ck_finish(struct ms_checkpoint *ck, struct ms_error *err);
 
 #endif

@@ -2,6 +2,7 @@
 #include "listing.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "format.h"
 
@@ -35,9 +36,34 @@ static void text_row(FILE *f, const struct ms_tensor *t)
 		 s->distinct_capped ? ">" : "", s->distinct);
 	snprintf(bits, sizeof bits, "%d %s", b, bits_kind(s, is_signed));
 	fprintf(f, "%-40s %-8s %-16s %12" PRId64 " %7.2f%% %12" PRId64
-		   " %-16s %9s %s\n",
+		   " %-16s %9s %s",
 		t->name, ms_dtype_name(t->dtype), shape, s->nonzero, share,
 		s->elements, range, distinct, bits);
+	if (t->mask != NULL)
+		fprintf(f, "  masked by %s", t->mask);
+	/* A key that is not a suffix of the name was given by the reader
+	 * (NAME.weight_orig, a quantized Linear's packed parameters). */
+	if (strlen(t->key) > strlen(t->name) ||
+	    strcmp(t->name + strlen(t->name) - strlen(t->key), t->key) != 0)
+		fprintf(f, "  binds as %s", t->key);
+	fputc('\n', f);
+}
+
+static void json_skipped(FILE *f, const struct ms_checkpoint *ck)
+{
+	fputs("  \"not_tensors\": [", f);
+	for (size_t i = 0; i < ck->skipped_count; i++) {
+		const struct ms_skipped *x = &ck->skipped[i];
+
+		fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
+		ms_json_string(f, x->name);
+		fputs(", \"key\": ", f);
+		ms_json_string(f, x->key);
+		fputs(", \"global\": ", f);
+		ms_json_string(f, x->global);
+		fputs("}", f);
+	}
+	fputs(ck->skipped_count ? "\n  ]\n" : "]\n", f);
 }
 
 static void json_row(FILE *f, const struct ms_tensor *t)
@@ -62,8 +88,14 @@ static void json_row(FILE *f, const struct ms_tensor *t)
 		fprintf(f, ", \"min\": %.17g, \"max\": %.17g", s->min, s->max);
 	fprintf(f, ", \"distinct\": %" PRId64 ", \"distinct_capped\": %s",
 		s->distinct, s->distinct_capped ? "true" : "false");
-	fprintf(f, ", \"inferred_bits\": %d, \"inferred_kind\": \"%s\"}", b,
+	fprintf(f, ", \"inferred_bits\": %d, \"inferred_kind\": \"%s\"", b,
 		bits_kind(s, is_signed));
+	fputs(", \"mask\": ", f);
+	if (t->mask != NULL)
+		ms_json_string(f, t->mask);
+	else
+		fputs("null", f);
+	fputs("}", f);
 }
 
 static void csv_row(FILE *f, const struct ms_tensor *t)
@@ -81,9 +113,12 @@ static void csv_row(FILE *f, const struct ms_tensor *t)
 		fprintf(f, "%.17g,%.17g", s->min, s->max);
 	else
 		fputc(',', f);
-	fprintf(f, ",%" PRId64 ",%s,%d,%s\n", s->distinct,
+	fprintf(f, ",%" PRId64 ",%s,%d,%s,", s->distinct,
 		s->distinct_capped ? "true" : "false", b,
 		bits_kind(s, is_signed));
+	if (t->mask != NULL)
+		ms_csv_field(f, t->mask);
+	fputc('\n', f);
 }
 
 int ms_listing_write(FILE *f, enum ms_report_format format,
@@ -99,10 +134,12 @@ int ms_listing_write(FILE *f, enum ms_report_format format,
 			json_row(f, &ck->tensors[i]);
 			fputs(i + 1 < ck->count ? ",\n" : "\n", f);
 		}
-		fputs("  ]\n}\n", f);
+		fputs("  ],\n", f);
+		json_skipped(f, ck);
+		fputs("}\n", f);
 	} else if (format == MS_REPORT_CSV) {
 		fputs("name,dtype,shape,elements,nonzero,min,max,distinct,"
-		      "distinct_capped,inferred_bits,inferred_kind\n", f);
+		      "distinct_capped,inferred_bits,inferred_kind,mask\n", f);
 		for (size_t i = 0; i < ck->count; i++)
 			csv_row(f, &ck->tensors[i]);
 	} else {
@@ -112,6 +149,12 @@ int ms_listing_write(FILE *f, enum ms_report_format format,
 			"inferred bits");
 		for (size_t i = 0; i < ck->count; i++)
 			text_row(f, &ck->tensors[i]);
+		/* Objects skipped because they are not tensors. */
+		for (size_t i = 0; i < ck->skipped_count; i++)
+			fprintf(f, "not tensors: %s (%s)\n",
+				ck->skipped[i].name[0] != '\0' ?
+				ck->skipped[i].name : "(top level)",
+				ck->skipped[i].global);
 	}
 	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
 }

@@ -32,13 +32,15 @@ static int add_missing(struct net_builder *b, const char *name, int line)
 	return 0;
 }
 
-/* Looks up tensor BASE.SUFFIX and marks it used. With no checkpoint,
- * *OUT is NULL. A tensor that is REQUIRED but not found is recorded as
- * missing. */
+/* Looks up tensor BASE.SUFFIX of layer BASE and marks it used. With no
+ * checkpoint, *OUT is NULL. A tensor that is REQUIRED but not found is
+ * recorded as missing, unless the checkpoint skipped a placeholder object
+ * at that key, which is an error. */
 static int bind(struct net_builder *b, const char *base, const char *suffix,
 		bool required, int line, const struct ms_tensor **out)
 {
 	char key[NET_MAX_NAME + 64];
+	const char *global;
 
 	*out = NULL;
 	if (b->ck == NULL)
@@ -52,7 +54,14 @@ static int bind(struct net_builder *b, const char *base, const char *suffix,
 			b->used[i] = true;
 		return 0;
 	}
-	return required ? add_missing(b, key, line) : 0;
+	if (!required)
+		return 0;
+	global = ms_checkpoint_placeholder(b->ck, key);
+	if (global != NULL)
+		return net_fail(b, line, 1, "layer '%s' needs tensor '%s', but "
+				"the checkpoint has a %s object there, which "
+				"microscore does not run", base, key, global);
+	return add_missing(b, key, line);
 }
 
 static void shape_text(char *buf, size_t size, int ndim, const int64_t *dims)

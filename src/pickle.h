@@ -165,11 +165,11 @@ typedef int (*ms_storage_resolver)(void *ctx, const char *name,
 
 /* Walks ROOT in order and adds every tensor and NumPy array it contains
  * to CK, named by its dotted key path (dict keys, and list or tuple
- * indices as numbers). Other values are skipped, except that a
- * placeholder where a tensor is expected is an error: as the data of a
- * parameter, as a value of a dict that contains tensors, or when built by a
- * torch._utils._rebuild_* function this interpreter does not know. Tensor
- * keys drop one wrapper ("state_dict", "model", "net", "model_state_dict"
+ * indices as numbers). Other values are skipped. Placeholders are
+ * skipped too and recorded with ms_ck_skip(), except that a placeholder
+ * where a tensor's data must be is an error: as the data of a parameter
+ * or quantized tensor, or when built by a torch._utils._rebuild_* function
+ * this interpreter does not know. Tensor and skipped keys drop one wrapper ("state_dict", "model", "net", "model_state_dict"
  * or "ema") when ROOT is a dict whose entry of that name holds tensors.
  * NumPy array data is copied into buffers kept by CK. Returns 0, or -1
  * with ERR set to "PATH: problem". */

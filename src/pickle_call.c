@@ -11,6 +11,7 @@ enum known_global {
 	G_ORDERED_DICT,        /* collections.OrderedDict */
 	G_REBUILD_TENSOR,      /* torch._utils._rebuild_tensor(_v2) */
 	G_REBUILD_PARAMETER,   /* torch._utils._rebuild_parameter(_with_state) */
+	G_REBUILD_QTENSOR,     /* torch._utils._rebuild_qtensor */
 	G_NP_RECONSTRUCT,      /* numpy.core.multiarray._reconstruct */
 	G_NP_DTYPE,            /* numpy.dtype */
 	G_NP_SCALAR,           /* numpy.core.multiarray.scalar */
@@ -28,6 +29,7 @@ static enum known_global known_global(const struct ms_pval *g)
 		{ "torch._utils", "_rebuild_tensor_v2", G_REBUILD_TENSOR },
 		{ "torch._utils", "_rebuild_tensor", G_REBUILD_TENSOR },
 		{ "torch._utils", "_rebuild_parameter", G_REBUILD_PARAMETER },
+		{ "torch._utils", "_rebuild_qtensor", G_REBUILD_QTENSOR },
 		{ "torch._utils", "_rebuild_parameter_with_state",
 		  G_REBUILD_PARAMETER },
 		{ "numpy.core.multiarray", "_reconstruct", G_NP_RECONSTRUCT },
@@ -107,6 +109,89 @@ static int rebuild_tensor(struct loader *ld, const struct ms_pseq *a,
 	return 0;
 }
 
+/* Returns a placeholder for the global of OBJ, marked as a tensor's data,
+ * so that the tensor walk rejects it. */
+static int tensor_placeholder(struct loader *ld, const struct ms_pval *obj,
+			      struct ms_pval **out)
+{
+	*out = ld_placeholder(ld, obj->u.global.module, obj->u.global.name);
+	if (*out == NULL)
+		return -1;
+	(*out)->tensor_expected = true;
+	return 0;
+}
+
+/* Checks the quantizer parameters of a quantized tensor. Torch 1.13
+ * pickles them as (torch.per_tensor_affine, scale, zero_point) or as
+ * (torch.per_channel_affine, scales, zero_points, axis), where scales and
+ * zero points are tensors. per_channel_affine_float_qparams has the
+ * per-channel layout. Stores in *BAD a placeholder found among them, or
+ * NULL. */
+static int check_qparams(struct loader *ld, const struct ms_pval *q,
+			 const struct ms_pval **bad)
+{
+	const char *scheme;
+	size_t want;
+
+	*bad = NULL;
+	if (q->kind != MS_PV_TUPLE || q->u.seq.len < 1 ||
+	    q->u.seq.items[0]->kind != MS_PV_GLOBAL ||
+	    strcmp(q->u.seq.items[0]->u.global.module, "torch") != 0)
+		return ld_fail(ld, "torch._utils._rebuild_qtensor: the quantizer "
+			       "parameters are not a (torch.QSCHEME, ...) tuple");
+	scheme = q->u.seq.items[0]->u.global.name;
+	if (strcmp(scheme, "per_tensor_affine") == 0)
+		want = 3;
+	else if (strcmp(scheme, "per_channel_affine") == 0 ||
+		 strcmp(scheme, "per_channel_affine_float_qparams") == 0)
+		want = 4;
+	else
+		return ld_fail(ld, "torch._utils._rebuild_qtensor: unsupported "
+			       "quantization scheme torch.%s", scheme);
+	if (q->u.seq.len != want)
+		return ld_fail(ld, "torch._utils._rebuild_qtensor: torch.%s has "
+			       "%zu quantizer parameters, expected %zu", scheme,
+			       q->u.seq.len - 1, want - 1);
+	for (size_t i = 1; i < want; i++) {
+		const struct ms_pval *v = q->u.seq.items[i];
+		bool ok = want == 4 && i < 3 ? v->kind == MS_PV_TENSOR
+			  : v->kind == MS_PV_INT || v->kind == MS_PV_FLOAT;
+
+		if (v->kind == MS_PV_TENSOR &&
+		    v->u.tensor->storage->kind == MS_PV_OBJECT)
+			v = v->u.tensor->storage;
+		if (v->kind == MS_PV_OBJECT) {
+			*bad = v;
+			return 0;
+		}
+		if (!ok)
+			return ld_fail(ld, "torch._utils._rebuild_qtensor: "
+				       "quantizer parameter %zu of torch.%s is a "
+				       "%s", i, scheme, ms_pval_kind_name(v));
+	}
+	return 0;
+}
+
+/* _rebuild_qtensor(storage, storage_offset, size, stride, quantizer_params,
+ * requires_grad, backward_hooks): a quantized tensor. The tensor made is
+ * the stored integers, as torch's int_repr() returns them, because those
+ * are what the weights occupy in memory. The scales and zero points are
+ * checked and dropped. */
+static int rebuild_qtensor(struct loader *ld, const struct ms_pseq *a,
+			   struct ms_pval **out)
+{
+	const struct ms_pval *bad;
+
+	if (a->len < 5)
+		return ld_fail(ld, "torch._utils._rebuild_qtensor: %zu arguments, "
+			       "expected at least 5", a->len);
+	if (check_qparams(ld, a->items[4], &bad) < 0)
+		return -1;
+	if (bad != NULL)
+		return tensor_placeholder(ld, bad, out);
+	return rebuild_tensor(ld, a, out);
+}
+
 /* _rebuild_parameter(data, requires_grad, backward_hooks[, state]): the
  * parameter is its data tensor. */
 static int rebuild_parameter(struct loader *ld, const struct ms_pval *g,
@@ -126,11 +211,7 @@ static int rebuild_parameter(struct loader *ld, const struct ms_pval *g,
 		return ld_fail(ld, "%s.%s: the data is a %s, not a tensor",
 			       g->u.global.module, g->u.global.name,
 			       ms_pval_kind_name(data));
-	*out = ld_placeholder(ld, data->u.global.module, data->u.global.name);
-	if (*out == NULL)
-		return -1;
-	(*out)->tensor_expected = true;
-	return 0;
+	return tensor_placeholder(ld, data, out);
 }
 
 /* numpy.dtype(DESCR, align, copy): DESCR such as "f4", "<i8" or "b1". */
@@ -296,6 +377,8 @@ int ld_reduce(struct loader *ld, struct ms_pval *func, struct ms_pval *args,
 		return rebuild_tensor(ld, a, out);
 	case G_REBUILD_PARAMETER:
 		return rebuild_parameter(ld, func, a, out);
+	case G_REBUILD_QTENSOR:
+		return rebuild_qtensor(ld, a, out);
 	case G_NP_RECONSTRUCT:
 		if (a->len >= 1 && a->items[0]->kind == MS_PV_GLOBAL &&
 		    strcmp(a->items[0]->u.global.name, "ndarray") == 0) {

@@ -208,9 +208,10 @@ int ms_read_safetensors(struct ms_checkpoint *ck, struct ms_bytes in,
 	for (int i = 7; i >= 0; i--)
 		length = length << 8 | in.data[i];
 	if (length > in.size - 8)
-		return ms_fail(err, "%s: safetensors header length %llu runs "
-			       "past the end of the file (%zu bytes)", ck->path,
-			       (unsigned long long)length, in.size);
+		return ms_fail(err, "%s: truncated safetensors file: the "
+			       "header runs past the end of the file (%llu "
+			       "bytes declared, %zu present)", ck->path,
+			       (unsigned long long)length, in.size - 8);
 	root = ms_json_parse((const char *)in.data + 8, (size_t)length,
 			     &error_offset, &error_what);
 	if (root == NULL)

@@ -67,6 +67,8 @@ struct ms_tensor {
 	const unsigned char *data;  /* storage base */
 	size_t storage_bytes;
 	bool big_endian;            /* stored big-endian: swap on read */
+	char *mask;                 /* name of the pruning mask applied to
+				     * STATS, owned; NULL when none */
 	struct ms_tensor_stats stats;
 };
 
@@ -99,15 +101,31 @@ int ms_stats_infer_bits(const struct ms_tensor_stats *s, bool *is_signed);
  * unquantized float16 tensor needs 16 bits. */
 int ms_tensor_infer_bits(const struct ms_tensor *t, bool *is_signed);
 
+/* An object of a pickle that is not data microscore understands: what a
+ * call of, or an object built by, a global outside the reader's allowlist
+ * would have made. The reader never runs it and keeps only its place. */
+struct ms_skipped {
+	char *name;                 /* dotted key path, owned */
+	const char *key;            /* binding name, as struct ms_tensor.key */
+	char *global;               /* "module.name" of the global, owned */
+};
+
 /* A loaded checkpoint: its tensors in file order, after masks were applied
- * (mask tensors are dropped from the list). */
+ * (mask tensors are dropped from the list), and the objects skipped
+ * because they are not tensors. */
 struct ms_checkpoint {
 	char *path;
 	const char *format;         /* "torch-legacy", "torch-zip", "npz", ... */
 	struct ms_tensor *tensors;
 	size_t count;
+	struct ms_skipped *skipped; /* in file order, at most MS_MAX_SKIPPED */
+	size_t skipped_count;
 	void *priv;                 /* mappings and buffers, reader-owned */
 };
+
+/* Limit on the skipped objects a checkpoint records; further ones are
+ * skipped without a record. */
+#define MS_MAX_SKIPPED 4096
 
 /* Opens PATH, detects its container from its content, reads every tensor
  * and scans it (ms_tensor_scan). Returns 0, or -1 with ERR set to
@@ -122,5 +140,11 @@ void ms_checkpoint_close(struct ms_checkpoint *ck);
  * when there is none. */
 const struct ms_tensor *ms_checkpoint_find(const struct ms_checkpoint *ck,
 					   const char *name);
+
+/* Returns the "module.name" of the global whose placeholder the reader
+ * skipped at binding name KEY (struct ms_skipped.key), or NULL when no
+ * object was skipped there. The string lives until ms_checkpoint_close(). */
+const char *ms_checkpoint_placeholder(const struct ms_checkpoint *ck,
+				      const char *key);
 
 #endif

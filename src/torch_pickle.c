@@ -113,42 +113,33 @@ static int add_array(struct walker *w, const struct ms_parray *a)
 			 copy, a->bytes, a->big_endian, w->err);
 }
 
-/* Tells whether placeholder V is in a place where a tensor must be. */
-static bool placeholder_is_error(const struct ms_pval *v, bool among_tensors)
+/* Tells whether placeholder V is in the place of a tensor's data: the
+ * data of a parameter or quantized tensor, or the result of a
+ * torch._utils._rebuild_* function that the interpreter does not know. */
+static bool placeholder_is_error(const struct ms_pval *v)
 {
-	return among_tensors || v->tensor_expected ||
+	return v->tensor_expected ||
 	       (strcmp(v->u.global.module, "torch._utils") == 0 &&
 		strncmp(v->u.global.name, "_rebuild_", 9) == 0);
 }
 
-static bool holds_tensor(const struct ms_pseq *values)
-{
-	for (size_t i = 0; i < values->len; i++) {
-		if (values->items[i]->kind == MS_PV_TENSOR)
-			return true;
-	}
-	return false;
-}
-
-static int walk(struct walker *w, const struct ms_pval *v, bool among_tensors);
+static int walk(struct walker *w, const struct ms_pval *v);
 
 static int walk_items(struct walker *w, const struct ms_pseq *keys,
 		      const struct ms_pseq *values)
 {
-	bool among_tensors = holds_tensor(values);
-
 	for (size_t i = 0; i < values->len; i++) {
 		size_t saved;
 
 		if (path_push(w, keys ? keys->items[i] : NULL, i, &saved) < 0 ||
-		    walk(w, values->items[i], among_tensors) < 0)
+		    walk(w, values->items[i]) < 0)
 			return -1;
 		path_pop(w, saved);
 	}
 	return 0;
 }
 
-static int walk(struct walker *w, const struct ms_pval *v, bool among_tensors)
+static int walk(struct walker *w, const struct ms_pval *v)
 {
 	int rc = 0;
 
@@ -158,12 +149,13 @@ static int walk(struct walker *w, const struct ms_pval *v, bool among_tensors)
 	case MS_PV_ARRAY:
 		return add_array(w, v->u.array);
 	case MS_PV_OBJECT:
-		if (placeholder_is_error(v, among_tensors))
+		if (placeholder_is_error(v))
 			return ms_fail(w->err, "%s: tensor '%s' is built by %s.%s, "
 				       "which is not allowed", w->ck->path,
 				       w->path, v->u.global.module,
 				       v->u.global.name);
-		return 0;
+		return ms_ck_skip(w->ck, w->path, v->u.global.module,
+				  v->u.global.name, w->err);
 	case MS_PV_DICT:
 	case MS_PV_LIST:
 	case MS_PV_TUPLE:
@@ -189,18 +181,32 @@ static int walk(struct walker *w, const struct ms_pval *v, bool among_tensors)
 	return rc;
 }
 
-/* Re-keys the tensors under the preferred root wrapper entry, given the
- * range FIRST[i] .. LAST[i] of tensors that each wrapper's entry added. */
-static void strip_wrapper(struct ms_checkpoint *ck, const size_t *first,
-			  const size_t *last)
+/* The tensors and skipped objects that one root entry added: index
+ * ranges into ck->tensors and ck->skipped. */
+struct entry_range {
+	size_t first, last;
+	size_t first_skipped, last_skipped;
+};
+
+/* Re-keys the tensors and skipped objects under the preferred root
+ * wrapper entry, given the range that each wrapper's entry added. */
+static void strip_wrapper(struct ms_checkpoint *ck,
+			  const struct entry_range *ranges)
 {
 	for (size_t i = 0; i < WRAPPER_COUNT; i++) {
+		const struct entry_range *r = &ranges[i];
 		size_t skip = strlen(wrappers[i]) + 1;
 
-		if (first[i] == last[i])
+		if (r->first == r->last)
 			continue;
-		for (size_t t = first[i]; t < last[i]; t++) {
+		for (size_t t = r->first; t < r->last; t++) {
 			struct ms_tensor *x = &ck->tensors[t];
+
+			if (strlen(x->name) > skip)
+				x->key = ms_ck_strip_module(x->name + skip);
+		}
+		for (size_t t = r->first_skipped; t < r->last_skipped; t++) {
+			struct ms_skipped *x = &ck->skipped[t];
 
 			if (strlen(x->name) > skip)
 				x->key = ms_ck_strip_module(x->name + skip);
@@ -215,7 +221,7 @@ int ms_torch_add_tensors(struct ms_checkpoint *ck, const struct ms_pval *root,
 {
 	struct walker w = { .ck = ck, .resolve = resolve, .ctx = ctx,
 			    .err = err };
-	size_t first[WRAPPER_COUNT] = { 0 }, last[WRAPPER_COUNT] = { 0 };
+	struct entry_range ranges[WRAPPER_COUNT] = { { 0, 0, 0, 0 } };
 	int rc = 0;
 
 	w.path = calloc(1, 64);
@@ -223,7 +229,7 @@ int ms_torch_add_tensors(struct ms_checkpoint *ck, const struct ms_pval *root,
 		return ms_fail(err, "%s: out of memory", ck->path);
 	w.cap = 64;
 	if (root->kind != MS_PV_DICT) {
-		rc = walk(&w, root, false);
+		rc = walk(&w, root);
 		free(w.path);
 		return rc;
 	}
@@ -235,23 +241,29 @@ int ms_torch_add_tensors(struct ms_checkpoint *ck, const struct ms_pval *root,
 	for (size_t i = 0; i < root->u.dict.values.len && rc == 0; i++) {
 		const struct ms_pval *key = root->u.dict.keys.items[i];
 		const struct ms_pval *value = root->u.dict.values.items[i];
-		size_t start = ck->count, saved;
+		size_t start = ck->count, start_skipped = ck->skipped_count;
+		size_t saved;
 
 		rc = path_push(&w, key, i, &saved);
 		if (rc == 0)
-			rc = walk(&w, value, holds_tensor(&root->u.dict.values));
+			rc = walk(&w, value);
 		path_pop(&w, saved);
 		for (size_t k = 0; k < WRAPPER_COUNT && rc == 0; k++) {
+			struct entry_range *r = &ranges[k];
+
 			if (value->kind != MS_PV_TENSOR &&
-			    ms_pval_is_str(key, wrappers[k]) && first[k] == last[k]) {
-				first[k] = start;
-				last[k] = ck->count;
+			    ms_pval_is_str(key, wrappers[k]) &&
+			    r->first == r->last) {
+				r->first = start;
+				r->last = ck->count;
+				r->first_skipped = start_skipped;
+				r->last_skipped = ck->skipped_count;
 			}
 		}
 	}
 	free(w.path);
 	if (rc == 0)
-		strip_wrapper(ck, first, last);
+		strip_wrapper(ck, ranges);
 	return rc;
 }
 
@@ -270,6 +282,9 @@ static bool storage_dtype(const struct ms_pval *type, enum ms_dtype *dtype)
 		{ "ShortStorage", MS_DTYPE_I16 }, { "IntStorage", MS_DTYPE_I32 },
 		{ "LongStorage", MS_DTYPE_I64 }, { "ByteStorage", MS_DTYPE_U8 },
 		{ "BoolStorage", MS_DTYPE_BOOL },
+		/* Quantized tensors: their stored integers. */
+		{ "QInt8Storage", MS_DTYPE_I8 }, { "QUInt8Storage", MS_DTYPE_U8 },
+		{ "QInt32Storage", MS_DTYPE_I32 },
 	};
 
 	if (type->kind != MS_PV_GLOBAL ||

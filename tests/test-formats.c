@@ -58,7 +58,7 @@ static const struct {
 	{ "st-hole.safetensors", SAFETENSORS, "hole" },
 	{ "st-past-end.safetensors", SAFETENSORS, "past the" },
 	{ "st-overflow.safetensors", SAFETENSORS, "overflow" },
-	{ "st-header-past-end.safetensors", SAFETENSORS, "header length" },
+	{ "st-header-past-end.safetensors", SAFETENSORS, "header runs past" },
 	{ "st-bad-json.safetensors", SAFETENSORS, "byte" },
 };
 

@@ -4,8 +4,7 @@
 #ifndef MS_FUZZ_H
 #define MS_FUZZ_H
 
-#define _GNU_SOURCE  /* strdup */
-
+/* The build passes -D_GNU_SOURCE, which declares strdup(). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
