@@ -160,12 +160,16 @@ static int load_net(const struct options *o, const struct ms_checkpoint *ck,
 	}
 	rc = ms_net_load_params(spec, (const char *const *)o->params, ck, net,
 				&err);
-	free(detected);
 	if (rc != 0) {
 		fail_input(&err);
-		return -1;
+		if (detected != NULL)
+			fprintf(stderr, "microscore: network '%s' was chosen "
+					"because its tensor names match; if only "
+					"sizes differ, set its parameters with "
+					"--param=NAME=VALUE\n", detected);
 	}
-	return 0;
+	free(detected);
+	return rc != 0 ? -1 : 0;
 }
 
 static int run(struct options *o)
