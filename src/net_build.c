@@ -275,6 +275,20 @@ static int define_var(struct net_builder *b, const struct net_stmt *st,
 	return 0;
 }
 
+static int run_baseline(struct net_builder *b, const struct net_stmt *st,
+			const struct net_scope *sc)
+{
+	if (top_only(b, st, sc, "baseline") < 0)
+		return -1;
+	if (b->net->baseline != MS_BASELINE_UNSET)
+		return net_fail(b, st->line, st->col,
+				"'baseline' is given more than once");
+	/* The parser accepts only these two words. */
+	b->net->baseline = strcmp(st->ident, "imagenet") == 0 ?
+			   MS_BASELINE_IMAGENET : MS_BASELINE_CIFAR100;
+	return 0;
+}
+
 static int run_param(struct net_builder *b, const struct net_stmt *st,
 		     const struct net_scope *sc)
 {
@@ -519,6 +533,8 @@ static int run_stmt(struct net_builder *b, const struct net_stmt *st,
 	switch (st->kind) {
 	case NS_NET:
 		return run_net(b, st, sc);
+	case NS_BASELINE:
+		return run_baseline(b, st, sc);
 	case NS_PARAM:
 		return run_param(b, st, sc);
 	case NS_LET:

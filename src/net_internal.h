@@ -82,6 +82,7 @@ struct net_option {
 
 enum net_stmt_kind {
 	NS_NET,
+	NS_BASELINE,
 	NS_PARAM,
 	NS_LET,
 	NS_INPUT,
@@ -107,7 +108,8 @@ struct net_stmt {
 	int line, col;
 	enum ms_layer_kind layer;   /* NS_LAYER */
 	struct net_name *name;      /* layer name, block prefix or net name */
-	const char *ident;          /* parameter or loop variable */
+	const char *ident;          /* parameter, loop variable or the
+				     * baseline's track */
 	struct net_expr *expr[3];   /* param or let value, input C H W,
 				     * repeat count, if condition, the
 				     * condition of a residual's add */
