@@ -2,10 +2,10 @@
  * its first bytes (never its name), unwrap gzip, hand the bytes to the
  * matching reader, then apply masks and scan every tensor. */
 #include "ckpriv.h"
+#include "gunzip.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,105 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
-#include <zlib.h>
-
-/* Deflate shrinks long runs of zeros about 1000 times (zlib 1.2.13 made
- * 130 KB of 128 MiB of zeros), so a small file can inflate to gigabytes.
- * The inflated size is capped at GZIP_MAX_RATIO times the compressed size
- * plus GZIP_SLACK, and never more than GZIP_HARD_MAX. NOTE: the ratio is
- * an estimate. Weights even 90% zeros keep the entropy of the others and
- * compress far less, but a checkpoint of almost only zeros is rejected. */
-#define GZIP_MAX_RATIO 256
-#define GZIP_SLACK ((size_t)64 << 20)
-#define GZIP_HARD_MAX ((uint64_t)8 << 30)
-
-static size_t gzip_limit(size_t compressed)
-{
-	uint64_t limit = GZIP_HARD_MAX;
-
-	if (compressed < (GZIP_HARD_MAX - GZIP_SLACK) / GZIP_MAX_RATIO)
-		limit = (uint64_t)compressed * GZIP_MAX_RATIO + GZIP_SLACK;
-	return limit < SIZE_MAX / 2 ? (size_t)limit : SIZE_MAX / 2;
-}
-
-static int gzip_fail(struct ms_checkpoint *ck, z_stream *zs, unsigned char *buf,
-		     struct ms_error *err, const char *problem)
-{
-	inflateEnd(zs);
-	free(buf);
-	return ms_fail(err, "%s: %s", ck->path, problem);
-}
-
-/* Inflates the gzip stream IN (one or more members) into a buffer that
- * the checkpoint owns, and stores it in *OUT. */
-static int gunzip(struct ms_checkpoint *ck, struct ms_bytes in,
-		  struct ms_bytes *out, struct ms_error *err)
-{
-	struct ms_ck_priv *pv = ck->priv;
-	size_t limit = gzip_limit(in.size), cap = 1 << 20, used = 0, fed = 0;
-	unsigned char *buf = malloc(cap);
-	z_stream zs;
-	char msg[300];
-
-	memset(&zs, 0, sizeof zs);
-	if (buf == NULL || inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
-		free(buf);
-		return ms_fail(err, "%s: out of memory", ck->path);
-	}
-	for (;;) {
-		size_t in_left = in.size - fed, out_left = cap - used;
-		int ret;
-
-		zs.next_in = (unsigned char *)in.data + fed;
-		zs.avail_in = in_left < UINT_MAX ? (uInt)in_left : UINT_MAX;
-		zs.next_out = buf + used;
-		zs.avail_out = out_left < UINT_MAX ? (uInt)out_left : UINT_MAX;
-		ret = inflate(&zs, Z_NO_FLUSH);
-		fed = (size_t)(zs.next_in - in.data);
-		used = (size_t)(zs.next_out - buf);
-		if (ret == Z_STREAM_END) {
-			/* Another member may follow; anything else is ignored,
-			 * as gzip(1) does. */
-			if (in.size - fed < 2 || in.data[fed] != 0x1f ||
-			    in.data[fed + 1] != 0x8b)
-				break;
-			if (inflateReset(&zs) != Z_OK)
-				return gzip_fail(ck, &zs, buf, err, "invalid gzip data");
-			continue;
-		}
-		if (ret == Z_BUF_ERROR && fed == in.size)
-			return gzip_fail(ck, &zs, buf, err, "gzip data is truncated");
-		if (ret != Z_OK && ret != Z_BUF_ERROR) {
-			snprintf(msg, sizeof msg, "invalid gzip data at compressed "
-				 "byte %zu: %s", fed, zs.msg ? zs.msg : "error");
-			return gzip_fail(ck, &zs, buf, err, msg);
-		}
-		if (used == cap) {
-			unsigned char *bigger;
-
-			if (cap >= limit) {
-				snprintf(msg, sizeof msg, "gzip data expands to more "
-					 "than %zu bytes, %d times its compressed "
-					 "size plus 64 MiB; no checkpoint compresses "
-					 "that well, so this looks like a gzip bomb",
-					 limit, GZIP_MAX_RATIO);
-				return gzip_fail(ck, &zs, buf, err, msg);
-			}
-			cap = cap < limit / 2 ? cap * 2 : limit;
-			bigger = realloc(buf, cap);
-			if (bigger == NULL)
-				return gzip_fail(ck, &zs, buf, err, "out of memory "
-						 "while inflating gzip data");
-			buf = bigger;
-		}
-	}
-	inflateEnd(&zs);
-	pv->inflated = buf;
-	pv->inflated_size = used;
-	out->data = buf;
-	out->size = used;
-	return 0;
-}
 
 /* Tells whether the zip archive IN has a member NAME/data.pkl, as
  * torch.save archives do. */
@@ -181,7 +82,7 @@ static int read_content(struct ms_checkpoint *ck, struct ms_bytes in,
 		if (gzipped)
 			return ms_fail(err, "%s: gzip inside gzip is not supported",
 				       ck->path);
-		if (gunzip(ck, in, &inner, err) < 0)
+		if (ms_ck_gunzip(ck, in, &inner, err) < 0)
 			return -1;
 		return read_content(ck, inner, true, err);
 	}

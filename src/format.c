@@ -136,11 +136,26 @@ int ms_save_atomic(const char *path, bool replace,
 
 	if (exists != NULL)
 		*exists = false;
-	if (!replace && lstat(path, &st) == 0) {
-		if (exists != NULL)
-			*exists = true;
-		return ms_fail(err, "%s: file exists; choose another name "
-				    "or allow replacing it", path);
+	if (lstat(path, &st) == 0) {
+		/* Only a regular file is ever replaced: renaming over a
+		 * device, FIFO or symbolic link would destroy it. */
+		if (S_ISDIR(st.st_mode))
+			return ms_fail(err, "%s: is a directory; choose a file "
+				       "name", path);
+		if (S_ISLNK(st.st_mode))
+			return ms_fail(err, "%s: is a symbolic link, which "
+				       "microscore does not replace; choose "
+				       "another name", path);
+		if (!S_ISREG(st.st_mode))
+			return ms_fail(err, "%s: is not a regular file, which "
+				       "microscore does not replace; choose "
+				       "another name", path);
+		if (!replace) {
+			if (exists != NULL)
+				*exists = true;
+			return ms_fail(err, "%s: file exists; choose another "
+				       "name or allow replacing it", path);
+		}
 	}
 	fd = open_temp(path, tmp, sizeof tmp);
 	if (fd < 0)

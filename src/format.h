@@ -33,9 +33,11 @@ void ms_csv_field(FILE *f, const char *s);
 
 /* Writes a file through WRITE (which returns 0 on success) atomically: to
  * a temporary file in PATH's directory, flushed to disk, then moved into
- * place. An existing PATH is replaced only when REPLACE is true; otherwise
- * *EXISTS (when not NULL) is set and nothing is written. Returns 0, or -1
- * with ERR set to "PATH: problem". */
+ * place. An existing PATH is replaced only when it is a regular file and
+ * REPLACE is true. When REPLACE is false *EXISTS (when not NULL) is set for
+ * an existing regular file. Directories, devices, FIFOs and symbolic links
+ * are never replaced. Nothing is written on failure. Returns 0, or -1 with
+ * ERR set to "PATH: problem". */
 int ms_save_atomic(const char *path, bool replace,
 		   int (*write)(FILE *f, void *arg), void *arg, bool *exists,
 		   struct ms_error *err);

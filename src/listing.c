@@ -5,12 +5,24 @@
 
 #include "format.h"
 
+/* Names what the inferred width of a tensor means: integers that need a
+ * sign bit or not, indices into a codebook of distinct floats, or plain
+ * floats that were not quantized. */
+static const char *bits_kind(const struct ms_tensor_stats *s, bool is_signed)
+{
+	if (s->all_integer)
+		return is_signed ? "signed" : "unsigned";
+	if (!s->distinct_capped && s->distinct <= MS_CODEBOOK_MAX)
+		return "codebook";
+	return "float";
+}
+
 static void text_row(FILE *f, const struct ms_tensor *t)
 {
 	const struct ms_tensor_stats *s = &t->stats;
 	char shape[96], range[48], distinct[24], bits[16];
 	bool is_signed;
-	int b = ms_stats_infer_bits(s, &is_signed);
+	int b = ms_tensor_infer_bits(t, &is_signed);
 	double share = s->elements ? 100.0 * (double)s->nonzero /
 					     (double)s->elements : 0;
 
@@ -21,7 +33,7 @@ static void text_row(FILE *f, const struct ms_tensor *t)
 		snprintf(range, sizeof range, "-");
 	snprintf(distinct, sizeof distinct, "%s%" PRId64,
 		 s->distinct_capped ? ">" : "", s->distinct);
-	snprintf(bits, sizeof bits, "%d %s", b, is_signed ? "signed" : "unsigned");
+	snprintf(bits, sizeof bits, "%d %s", b, bits_kind(s, is_signed));
 	fprintf(f, "%-40s %-8s %-16s %12" PRId64 " %7.2f%% %12" PRId64
 		   " %-16s %9s %s\n",
 		t->name, ms_dtype_name(t->dtype), shape, s->nonzero, share,
@@ -32,7 +44,7 @@ static void json_row(FILE *f, const struct ms_tensor *t)
 {
 	const struct ms_tensor_stats *s = &t->stats;
 	bool is_signed;
-	int b = ms_stats_infer_bits(s, &is_signed);
+	int b = ms_tensor_infer_bits(t, &is_signed);
 
 	fputs("    {\"name\": ", f);
 	ms_json_string(f, t->name);
@@ -50,8 +62,28 @@ static void json_row(FILE *f, const struct ms_tensor *t)
 		fprintf(f, ", \"min\": %.17g, \"max\": %.17g", s->min, s->max);
 	fprintf(f, ", \"distinct\": %" PRId64 ", \"distinct_capped\": %s",
 		s->distinct, s->distinct_capped ? "true" : "false");
-	fprintf(f, ", \"inferred_bits\": %d, \"inferred_signed\": %s}", b,
-		is_signed ? "true" : "false");
+	fprintf(f, ", \"inferred_bits\": %d, \"inferred_kind\": \"%s\"}", b,
+		bits_kind(s, is_signed));
+}
+
+static void csv_row(FILE *f, const struct ms_tensor *t)
+{
+	const struct ms_tensor_stats *s = &t->stats;
+	char shape[96];
+	bool is_signed;
+	int b = ms_tensor_infer_bits(t, &is_signed);
+
+	ms_format_dims(t->ndim, t->shape, shape, sizeof shape);
+	ms_csv_field(f, t->name);
+	fprintf(f, ",%s,%s,%" PRId64 ",%" PRId64 ",", ms_dtype_name(t->dtype),
+		shape, s->elements, s->nonzero);
+	if (s->all_integer && s->elements > 0)
+		fprintf(f, "%.17g,%.17g", s->min, s->max);
+	else
+		fputc(',', f);
+	fprintf(f, ",%" PRId64 ",%s,%d,%s\n", s->distinct,
+		s->distinct_capped ? "true" : "false", b,
+		bits_kind(s, is_signed));
 }
 
 int ms_listing_write(FILE *f, enum ms_report_format format,
@@ -68,6 +100,11 @@ int ms_listing_write(FILE *f, enum ms_report_format format,
 			fputs(i + 1 < ck->count ? ",\n" : "\n", f);
 		}
 		fputs("  ]\n}\n", f);
+	} else if (format == MS_REPORT_CSV) {
+		fputs("name,dtype,shape,elements,nonzero,min,max,distinct,"
+		      "distinct_capped,inferred_bits,inferred_kind\n", f);
+		for (size_t i = 0; i < ck->count; i++)
+			csv_row(f, &ck->tensors[i]);
 	} else {
 		fprintf(f, "%-40s %-8s %-16s %12s %8s %12s %-16s %9s %s\n",
 			"name", "dtype", "shape", "nonzero", "share",

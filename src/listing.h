@@ -8,8 +8,8 @@
 #include "report.h"
 #include "tensor.h"
 
-/* Writes the listing of CK to F in FORMAT (text or JSON; CSV is written
- * as text). Returns 0, or -1 when a write fails. */
+/* Writes the listing of CK to F in FORMAT. Returns 0, or -1 when a write
+ * fails. */
 int ms_listing_write(FILE *f, enum ms_report_format format,
 		     const struct ms_checkpoint *ck);
 

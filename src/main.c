@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "datadir.h"
 #include "listing.h"
 #include "model.h"
 #include "options.h"
@@ -19,6 +20,18 @@
 #include "score.h"
 #include "tensor.h"
 #include "ui.h"
+
+/* The errno of the first failed write to standard output, kept because
+ * later calls overwrite errno. */
+static int stdout_errno;
+
+/* Records errno when standard output has failed. Returns STATUS. */
+static int note_stdout(int status)
+{
+	if (status != 0 && ferror(stdout) && stdout_errno == 0)
+		stdout_errno = errno ? errno : EIO;
+	return status;
+}
 
 /* Exit statuses: 0 success, 1 an input cannot be read or scored, 2 a usage
  * error. */
@@ -60,9 +73,12 @@ static int list_builtins(void)
 {
 	char **names = ms_net_builtins();
 
-	if (names == NULL) {
+	if (names == NULL || names[0] == NULL) {
 		fprintf(stderr, "microscore: %s: no built-in network "
-				"descriptions found\n", ms_net_datadir());
+				"descriptions found; set MICROSCORE_DATADIR "
+				"to the directory that holds them\n",
+			ms_net_datadir());
+		ms_net_free_names(names);
 		return EXIT_INPUT;
 	}
 	for (size_t i = 0; names[i] != NULL; i++)
@@ -76,16 +92,18 @@ static int list_builtins(void)
 static void warn_binding(const struct options *o, const struct ms_net *net)
 {
 	if (net->missing_count > 0)
-		fprintf(stderr, "microscore: %s: warning: %zu tensors of "
+		fprintf(stderr, "microscore: %s: warning: %zu %s of "
 				"network '%s' not found, first '%s'; those "
 				"layers are scored dense\n",
-			o->checkpoint, net->missing_count, net->name,
-			net->missing[0]);
+			o->checkpoint, net->missing_count,
+			net->missing_count == 1 ? "tensor" : "tensors",
+			net->name, net->missing[0]);
 	if (net->unused_count > 0)
-		fprintf(stderr, "microscore: %s: warning: %zu tensors not "
-				"used by network '%s', first '%s'\n",
-			o->checkpoint, net->unused_count, net->name,
-			net->unused[0]);
+		fprintf(stderr, "microscore: %s: warning: %zu %s not used "
+				"by network '%s', first '%s'\n",
+			o->checkpoint, net->unused_count,
+			net->unused_count == 1 ? "tensor" : "tensors",
+			net->name, net->unused[0]);
 }
 
 static int run_report(const struct options *o, const struct ms_net *net,
@@ -99,18 +117,20 @@ static int run_report(const struct options *o, const struct ms_net *net,
 		.overrides = overrides,
 	};
 	struct ms_error err;
+	bool exists = false;
 
-	if (o->report_file == NULL) {
-		if (ms_report_write(stdout, o->format, &in) != 0) {
-			fprintf(stderr, "microscore: standard output: write "
-					"failed: %s\n", strerror(errno));
-			return EXIT_INPUT;
-		}
-		return 0;
-	}
-	if (ms_report_save(o->report_file, o->force, o->format, &in, NULL,
+	/* A failed write to standard output is reported once, at exit. */
+	if (o->report_file == NULL)
+		return note_stdout(ms_report_write(stdout, o->format, &in) == 0
+					   ? 0 : EXIT_INPUT);
+	if (ms_report_save(o->report_file, o->force, o->format, &in, &exists,
 			   &err) != 0) {
-		fail_input(&err);
+		if (exists)
+			fprintf(stderr, "microscore: %s: file exists; use "
+					"--force to replace it\n",
+				o->report_file);
+		else
+			fail_input(&err);
 		return EXIT_INPUT;
 	}
 	return 0;
@@ -138,7 +158,8 @@ static int load_net(const struct options *o, const struct ms_checkpoint *ck,
 		}
 		spec = detected;
 	}
-	rc = ms_net_load(spec, ck, net, &err);
+	rc = ms_net_load_params(spec, (const char *const *)o->params, ck, net,
+				&err);
 	free(detected);
 	if (rc != 0) {
 		fail_input(&err);
@@ -162,15 +183,15 @@ static int run(struct options *o)
 		return EXIT_INPUT;
 	}
 	if (o->list) {
-		status = ms_listing_write(stdout, o->format, &ck) == 0 ? 0
-								   : EXIT_INPUT;
+		status = note_stdout(ms_listing_write(stdout, o->format, &ck)
+					     == 0 ? 0 : EXIT_INPUT);
 		goto out;
 	}
 	if (o->describe) {
-		if (ms_net_describe(stdout, &ck, &err) != 0)
-			fail_input(&err);
-		else
+		if (ms_net_describe(stdout, &ck, &err) == 0)
 			status = 0;
+		else if (note_stdout(EXIT_INPUT) && stdout_errno == 0)
+			fail_input(&err);
 		goto out;
 	}
 	if (load_net(o, have_ck ? &ck : NULL, &net) != 0)
@@ -210,6 +231,24 @@ out:
 	return status;
 }
 
+/* Flushes standard output and reports a write failure, as GNU programs
+ * do, so that "microscore --list FILE > /dev/full" does not fail
+ * silently. Returns the exit status to use. */
+static int finish_output(int status)
+{
+	int error = stdout_errno;
+
+	if (fflush(stdout) != 0 && error == 0)
+		error = errno;
+	if (ferror(stdout) && error == 0)
+		error = EIO;
+	if (error == 0)
+		return status;
+	fprintf(stderr, "microscore: standard output: write failed: %s\n",
+		strerror(error));
+	return status != 0 ? status : EXIT_INPUT;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -218,10 +257,11 @@ int main(int argc, char **argv)
 	find_uninstalled_data();
 	rc = ms_options_parse(argc, argv, &o);
 	if (rc != MS_OPTIONS_RUN)
-		return rc == MS_OPTIONS_EXIT ? 0 : EXIT_USAGE;
+		return finish_output(rc == MS_OPTIONS_EXIT ? 0 : EXIT_USAGE);
 	if (o.nets)
-		return list_builtins();
-	rc = run(&o);
+		rc = list_builtins();
+	else
+		rc = run(&o);
 	ms_options_free(&o);
-	return rc;
+	return finish_output(rc);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "datadir.h"
 #include "net_internal.h"
 
 static const char *const kind_names[MS_LAYER_KIND_COUNT] = {

@@ -397,7 +397,7 @@ int net_build_layer(struct net_builder *b, const struct net_stmt *st,
 		bool is_signed;
 
 		l->weight_bits = l->weight != NULL ?
-			ms_stats_infer_bits(&l->weight->stats, &is_signed) : 0;
+			ms_tensor_infer_bits(l->weight, &is_signed) : 0;
 	}
 	*cur = l->out;
 	return 0;

@@ -3,6 +3,7 @@
  * byte offset of any error. */
 #define _POSIX_C_SOURCE 200809L  /* strndup */
 
+#include "gunzip.h"
 #include "readers.h"
 #include "zipfile.h"
 
@@ -380,4 +381,33 @@ int ms_read_npz(struct ms_checkpoint *ck, struct ms_bytes in,
 		rc = read_npz_member(ck, zip, i, err);
 	ms_zip_close(zip);
 	return rc;
+}
+
+/* The array data follows the header and ends the file. */
+int ms_npy_bound(const char *path, struct ms_bytes prefix,
+		 struct ms_size_bound *bound, struct ms_error *err)
+{
+	struct npy_header h;
+	size_t length;
+
+	if (prefix.size < 12)
+		return MS_BOUND_MORE;
+	if (prefix.data[6] == 1)
+		length = 10 + (prefix.data[8] | (size_t)prefix.data[9] << 8);
+	else
+		length = 12 + (prefix.data[8] | (size_t)prefix.data[9] << 8 |
+			       (size_t)prefix.data[10] << 16 |
+			       (size_t)prefix.data[11] << 24);
+	if (prefix.size < length && length <= 12 + NPY_HEADER_MAX)
+		return MS_BOUND_MORE;
+	if (parse_header(path, prefix, &h, err) < 0)
+		return MS_BOUND_ERROR;
+	if (h.data_bytes > UINT64_MAX - h.data_start) {
+		ms_fail(err, "%s: npy data size overflows", path);
+		return MS_BOUND_ERROR;
+	}
+	bound->total = h.data_start + h.data_bytes;
+	bound->tensor_bytes = h.data_bytes;
+	bound->declared_by = "its npy header declares";
+	return MS_BOUND_KNOWN;
 }

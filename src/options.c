@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum {
 	OPT_REPORT = 256,
@@ -25,6 +26,7 @@ enum {
 	OPT_WEIGHT_BITS,
 	OPT_ACT_BITS,
 	OPT_FORCE,
+	OPT_PARAM,
 	OPT_HELP,
 	OPT_VERSION
 };
@@ -44,6 +46,7 @@ static const struct option long_options[] = {
 	{ "weight-bits", required_argument, NULL, OPT_WEIGHT_BITS },
 	{ "act-bits", required_argument, NULL, OPT_ACT_BITS },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "param", required_argument, NULL, OPT_PARAM },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -60,7 +63,8 @@ static void print_help(void)
 "\n"
 "Modes:\n"
 "      --report[=FILE]      write the report to FILE (standard output if\n"
-"                           none) and exit, instead of opening the explorer\n"
+"                           none or '-') and exit, instead of opening the\n"
+"                           explorer\n"
 "      --list               list every tensor of CHECKPOINT and exit\n"
 "      --describe           write a first-draft network description of\n"
 "                           CHECKPOINT and exit\n"
@@ -69,19 +73,23 @@ static void print_help(void)
 "Scoring:\n"
 "      --net=NAME|FILE      the network description (default: the built-in\n"
 "                           whose tensor names match CHECKPOINT)\n"
+"      --param=NAME=VALUE   set a parameter of the description, such as\n"
+"                           classes=10 (repeatable)\n"
 "      --score-type=N       score type 0 to 6 of the published scorer\n"
 "                           (default 0)\n"
 "      --rules=RULES        'published' (reproduce the published scorer)\n"
 "                           or 'challenge' (the challenge rules)\n"
 "      --baseline=NAME      'cifar100' (10.49e9 ops, 36.5e6 params) or\n"
-"                           'imagenet' (1170e6 ops, 6.9e6 params)\n"
+"                           'imagenet' (1170e6 ops, 6.9e6 params); default:\n"
+"                           the description's, else cifar100\n"
 "      --count-quant        charge quant layers one op per element\n"
 "      --fold-bn            count batch norm as folded into its conv\n"
 "      --weight-bits=LAYER=N  set the weight bits of LAYER (repeatable)\n"
 "      --act-bits=LAYER=N   set the input activation bits of LAYER\n"
 "\n"
 "Output:\n"
-"      --format=FORMAT      'text' (default), 'json' or 'csv'\n"
+"      --format=FORMAT      'text', 'json' or 'csv' (default: from the\n"
+"                           report FILE's extension, else text)\n"
 "      --force              replace an existing report FILE\n"
 "      --help               display this help and exit\n"
 "      --version            output version information and exit\n"
@@ -153,6 +161,25 @@ static int add_bits(struct options *o, const char *arg, bool weight)
 	return MS_OPTIONS_RUN;
 }
 
+static int add_param(struct options *o, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char **grown;
+
+	if (eq == NULL || eq == arg || eq[1] == '\0')
+		return usage_error("invalid parameter '%s': expected "
+				   "NAME=VALUE", arg);
+	grown = realloc(o->params, (o->params_count + 2) * sizeof *grown);
+	if (grown == NULL)
+		return usage_error("out of memory at '%s'", arg);
+	o->params = grown;
+	grown[o->params_count] = strdup(arg);
+	if (grown[o->params_count] == NULL)
+		return usage_error("out of memory at '%s'", arg);
+	grown[++o->params_count] = NULL;
+	return MS_OPTIONS_RUN;
+}
+
 /* Applies one option other than the modes. */
 static int parse_one(struct options *o, int c, const char *arg)
 {
@@ -163,6 +190,7 @@ static int parse_one(struct options *o, int c, const char *arg)
 		if (ms_report_format_parse(arg, &o->format) != 0)
 			return usage_error("invalid format '%s': expected "
 					   "text, json or csv", arg);
+		o->format_given = true;
 		break;
 	case OPT_SCORE_TYPE:
 		if (parse_int(arg, 0, MS_SCORE_TYPES - 1, &n) != 0)
@@ -193,6 +221,7 @@ static int parse_one(struct options *o, int c, const char *arg)
 					   "published or challenge", arg);
 		break;
 	case OPT_BASELINE:
+		o->baseline_given = true;
 		if (strcmp(arg, "cifar100") == 0) {
 			o->policy.op_baseline = MS_CIFAR100_OPS;
 			o->policy.param_baseline = MS_CIFAR100_PARAMS;
@@ -207,6 +236,8 @@ static int parse_one(struct options *o, int c, const char *arg)
 	case OPT_WEIGHT_BITS:
 	case OPT_ACT_BITS:
 		return add_bits(o, arg, c == OPT_WEIGHT_BITS);
+	case OPT_PARAM:
+		return add_param(o, arg);
 	default:
 		return usage_error("%s", "invalid option");
 	}
@@ -266,11 +297,28 @@ static int parse_loop(int argc, char **argv, struct options *o)
 	return MS_OPTIONS_RUN;
 }
 
+/* Picks the report format from the file name's extension, as the
+ * explorer's export does: ".json" and ".csv" in any case, else text. */
+static void format_from_name(struct options *o)
+{
+	const char *dot = strrchr(o->report_file, '.');
+
+	if (dot == NULL)
+		return;
+	if (strcasecmp(dot, ".json") == 0)
+		o->format = MS_REPORT_JSON;
+	else if (strcasecmp(dot, ".csv") == 0)
+		o->format = MS_REPORT_CSV;
+}
+
 /* Checks that the modes and arguments fit together. */
 static int check_modes(int argc, char **argv, struct options *o)
 {
 	int modes = o->report + o->list + o->nets + o->describe;
 
+	if (o->nets && optind < argc)
+		return usage_error("--nets takes no checkpoint; unexpected "
+				   "'%s'", argv[optind]);
 	if (optind + 1 < argc)
 		return usage_error("only one checkpoint can be given; "
 				   "unexpected '%s'", argv[optind + 1]);
@@ -284,6 +332,10 @@ static int check_modes(int argc, char **argv, struct options *o)
 				   "CHECKPOINT");
 	if (o->report_file != NULL && *o->report_file == '\0')
 		return usage_error("%s", "--report= needs a file name");
+	if (o->report_file != NULL && strcmp(o->report_file, "-") == 0)
+		o->report_file = NULL;
+	if (o->report_file != NULL && !o->format_given)
+		format_from_name(o);
 	if (o->force && o->report_file == NULL)
 		return usage_error("%s", "--force only applies to "
 				   "--report=FILE");
@@ -369,4 +421,9 @@ void ms_options_free(struct options *o)
 	free(o->bits);
 	o->bits = NULL;
 	o->bits_count = 0;
+	for (size_t i = 0; i < o->params_count; i++)
+		free(o->params[i]);
+	free(o->params);
+	o->params = NULL;
+	o->params_count = 0;
 }

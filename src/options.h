@@ -27,8 +27,13 @@ struct options {
 	enum ms_report_format format;
 	bool list, nets, describe;
 	struct ms_policy policy;
+	bool format_given;        /* --format was given */
+	bool baseline_given;      /* --baseline was given */
 	struct option_bits *bits;
 	size_t bits_count;
+	char **params;            /* NULL-terminated "NAME=VALUE" strings of
+				   * --param, or NULL */
+	size_t params_count;
 };
 
 enum {

@@ -50,6 +50,12 @@ static const char *prec_name(enum ms_precision prec)
 	return prec == MS_PREC_FP16 ? "fp16" : "fp32";
 }
 
+/* True for the layers whose cost depends on weight and activation bits. */
+static bool has_bits(const struct ms_layer *l)
+{
+	return l->kind == MS_LAYER_CONV || l->kind == MS_LAYER_LINEAR;
+}
+
 /* Returns the layer's sparsity as a fraction, or -1 when it has no
  * weight. */
 static double layer_sparsity(const struct ms_layer *l)
@@ -109,9 +115,8 @@ static void text_layers(FILE *f, const struct ms_report_input *in)
 		else
 			snprintf(sparsity, sizeof sparsity, "%.2f%%", 100 * sp);
 		ms_format_bits(c->weight_bits, wbits, sizeof wbits);
-		ms_format_bits(l->kind == MS_LAYER_CONV ||
-				       l->kind == MS_LAYER_LINEAR ? c->act_bits : 0,
-			       abits, sizeof abits);
+		ms_format_bits(has_bits(l) ? c->act_bits : 0, abits,
+			       sizeof abits);
 		fprintf(f, "%*s%-*s %-10s %-14s %-12s %8s %5s %5s %16.4f "
 			   "%12.4f %6.2f%%%s\n",
 			l->depth * 2, "", 28 - l->depth * 2, l->name,
@@ -159,6 +164,15 @@ static void json_names(FILE *f, const char *key, char **names, size_t n)
 	fputs("]", f);
 }
 
+/* Writes ', "KEY": BITS', or null when BITS is 0 (no such width). */
+static void json_bits(FILE *f, const char *key, int bits)
+{
+	if (bits > 0)
+		fprintf(f, ", \"%s\": %d", key, bits);
+	else
+		fprintf(f, ", \"%s\": null", key);
+}
+
 static void json_layer(FILE *f, const struct ms_report_input *in, size_t i)
 {
 	const struct ms_layer *l = &in->net->layers[i];
@@ -173,8 +187,8 @@ static void json_layer(FILE *f, const struct ms_report_input *in, size_t i)
 	fprintf(f, ", \"ops\": %.17g, \"mults\": %.17g, \"adds\": %.17g"
 		   ", \"other\": %.17g, \"params\": %.17g",
 		c->ops, c->mults, c->adds, c->other, c->params);
-	fprintf(f, ", \"weight_bits\": %d, \"act_bits\": %d", c->weight_bits,
-		c->act_bits);
+	json_bits(f, "weight_bits", c->weight_bits);
+	json_bits(f, "act_bits", has_bits(l) ? c->act_bits : 0);
 	fprintf(f, ", \"nonzero\": %" PRId64 ", \"elements\": %" PRId64,
 		l->weight_nonzero, l->weight_elements);
 	fprintf(f, ", \"override\": %s}", overridden(in, i) ? "true" : "false");
@@ -215,22 +229,39 @@ static void write_json(FILE *f, const struct ms_report_input *in)
 	fputs("\n}\n", f);
 }
 
+/* Writes a bit width as a CSV field: empty when there is none. */
+static void csv_bits(FILE *f, int bits)
+{
+	if (bits > 0)
+		fprintf(f, ",%d", bits);
+	else
+		fputc(',', f);
+}
+
+/* One row per layer, then a "total" row with the ops and params. The
+ * scores are these totals over the baseline's, given in the other
+ * formats. */
 static void write_csv(FILE *f, const struct ms_report_input *in)
 {
+	const struct ms_table *t = in->table;
+
 	fputs("name,kind,output_c,output_h,output_w,elements,nonzero,"
 	      "weight_bits,act_bits,mults,adds,other,ops,params\n", f);
 	for (size_t i = 0; i < in->net->count; i++) {
 		const struct ms_layer *l = &in->net->layers[i];
-		const struct ms_cost *c = &in->table->rows[i];
+		const struct ms_cost *c = &t->rows[i];
 
 		ms_csv_field(f, l->name);
 		fprintf(f, ",%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-			   ",%" PRId64 ",%d,%d,%.17g,%.17g,%.17g,%.17g,%.17g\n",
+			   ",%" PRId64,
 			ms_layer_kind_name(l->kind), l->out.c, l->out.h,
-			l->out.w, l->weight_elements, l->weight_nonzero,
-			c->weight_bits, c->act_bits, c->mults, c->adds,
-			c->other, c->ops, c->params);
+			l->out.w, l->weight_elements, l->weight_nonzero);
+		csv_bits(f, c->weight_bits);
+		csv_bits(f, has_bits(l) ? c->act_bits : 0);
+		fprintf(f, ",%.17g,%.17g,%.17g,%.17g,%.17g\n", c->mults,
+			c->adds, c->other, c->ops, c->params);
 	}
+	fprintf(f, "total,,,,,,,,,,,,%.17g,%.17g\n", t->ops, t->params);
 }
 
 int ms_report_write(FILE *f, enum ms_report_format format,

@@ -1,6 +1,7 @@
 /* safetensors files: an 8-byte little-endian header length, a JSON header
  * mapping tensor names to dtype, shape and data_offsets, then the data,
  * which the tensors must tile exactly. */
+#include "gunzip.h"
 #include "json.h"
 #include "readers.h"
 
@@ -224,4 +225,53 @@ int ms_read_safetensors(struct ms_checkpoint *ck, struct ms_bytes in,
 			 in.size - 8 - length, err);
 	ms_json_free(root);
 	return rc;
+}
+
+/* The data follows the header, and the reader requires the tensors to
+ * tile it, so it ends at the largest end offset. */
+int ms_safetensors_bound(const char *path, struct ms_bytes prefix,
+			 struct ms_size_bound *bound, struct ms_error *err)
+{
+	struct ms_json *root;
+	uint64_t length = 0, data = 0;
+	size_t error_offset;
+	const char *error_what;
+	int rc = 0;
+
+	if (prefix.size < 8)
+		return MS_BOUND_MORE;
+	for (int i = 7; i >= 0; i--)
+		length = length << 8 | prefix.data[i];
+	if (length > prefix.size - 8)
+		return MS_BOUND_MORE;
+	root = ms_json_parse((const char *)prefix.data + 8, (size_t)length,
+			     &error_offset, &error_what);
+	if (root == NULL) {
+		ms_fail(err, "%s: safetensors header, byte %zu: %s", path,
+			error_offset + 8, error_what);
+		return MS_BOUND_ERROR;
+	}
+	if (root->type != MS_JSON_OBJECT)
+		rc = ms_fail(err, "%s: safetensors header, byte 8: not a JSON "
+			     "object", path);
+	for (size_t i = 0; i < root->count && rc == 0; i++) {
+		struct entry e;
+
+		if (strcmp(root->items[i].key, "__metadata__") == 0)
+			continue;
+		rc = parse_entry(path, &root->items[i], &e, err);
+		if (rc == 0 && e.end > data)
+			data = e.end;
+	}
+	ms_json_free(root);
+	if (rc < 0)
+		return MS_BOUND_ERROR;
+	if (data > UINT64_MAX - 8 - length) {
+		ms_fail(err, "%s: safetensors data offsets overflow", path);
+		return MS_BOUND_ERROR;
+	}
+	bound->total = 8 + length + data;
+	bound->tensor_bytes = data;
+	bound->declared_by = "its safetensors header declares";
+	return MS_BOUND_KNOWN;
 }

@@ -515,10 +515,24 @@ int ms_stats_infer_bits(const struct ms_tensor_stats *s, bool *is_signed)
 	*is_signed = s->min < 0;
 	if (s->all_integer)
 		return integer_bits(s->min, s->max, *is_signed);
-	if (s->distinct_capped)
+
+	/* Floats with at most 256 distinct values are read as a codebook of
+	 * ceil(log2(distinct)) bits. More distinct values mean the weights
+	 * were not quantized, so they need their full width. */
+	if (s->distinct_capped || s->distinct > MS_CODEBOOK_MAX)
 		return 32;
-	while (bits < 32 && ldexp(1.0, bits) < (double)s->distinct)
+	while (ldexp(1.0, bits) < (double)s->distinct)
 		bits++;
 	/* A constant tensor still needs one bit per value. */
 	return bits > 0 ? bits : 1;
+}
+
+int ms_tensor_infer_bits(const struct ms_tensor *t, bool *is_signed)
+{
+	int bits = ms_stats_infer_bits(&t->stats, is_signed);
+	int width = (int)ms_dtype_size(t->dtype) * 8;
+
+	if (t->dtype == MS_DTYPE_BOOL)
+		width = 1;
+	return width > 0 && width < bits ? width : bits;
 }

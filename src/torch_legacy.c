@@ -5,6 +5,7 @@
 #include "pickle.h"
 
 #include "ckpriv.h"
+#include "gunzip.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct storage {
 	const char *key;
 	enum ms_dtype dtype;
 	int64_t numel;               /* from the persistent ids */
+	bool listed;                 /* seen in the storage key list */
 	const unsigned char *data;   /* NULL until the data section is read */
 	size_t bytes;
 };
@@ -86,30 +88,53 @@ static int collect_storages(struct legacy *lg, const struct ms_pickle *p,
 	return 0;
 }
 
+/* Returns in *OUT the storage that entry I of the storage key list KEYS
+ * names, after checking that it is a str naming a storage that tensors
+ * refer to, listed once. */
+static int listed_storage(struct legacy *lg, const struct ms_pval *keys,
+			  size_t i, struct storage **out, struct ms_error *err)
+{
+	const struct ms_pval *key = keys->u.seq.items[i];
+	struct storage *s;
+
+	if (key->kind != MS_PV_STR)
+		return ms_fail(err, "%s: storage key %zu is a %s, not a str",
+			       lg->path, i, ms_pval_kind_name(key));
+	s = find_storage(lg, key->u.str.data);
+	if (s == NULL)
+		return ms_fail(err, "%s: storage '%s' is listed but no tensor "
+			       "refers to it", lg->path, key->u.str.data);
+	if (s->listed)
+		return ms_fail(err, "%s: storage '%s' is listed twice",
+			       lg->path, s->key);
+	s->listed = true;
+	*out = s;
+	return 0;
+}
+
+static int check_key_list(const struct legacy *lg, const struct ms_pval *keys,
+			  struct ms_error *err)
+{
+	if (keys->kind != MS_PV_LIST)
+		return ms_fail(err, "%s: the storage key list is a %s, not a list",
+			       lg->path, ms_pval_kind_name(keys));
+	return 0;
+}
+
 /* Reads the storage data section at IN.DATA[POS]: for each key of KEYS in
  * order, an 8-byte little-endian element count and then the elements. */
 static int read_storages(struct legacy *lg, const struct ms_pval *keys,
 			 struct ms_bytes in, size_t pos, struct ms_error *err)
 {
-	if (keys->kind != MS_PV_LIST)
-		return ms_fail(err, "%s: the storage key list is a %s, not a list",
-			       lg->path, ms_pval_kind_name(keys));
+	if (check_key_list(lg, keys, err) < 0)
+		return -1;
 	for (size_t i = 0; i < keys->u.seq.len; i++) {
-		const struct ms_pval *key = keys->u.seq.items[i];
 		struct storage *s;
 		uint64_t count = 0;
 		size_t bytes;
 
-		if (key->kind != MS_PV_STR)
-			return ms_fail(err, "%s: storage key %zu is a %s, not a str",
-				       lg->path, i, ms_pval_kind_name(key));
-		s = find_storage(lg, key->u.str.data);
-		if (s == NULL)
-			return ms_fail(err, "%s: storage '%s' is listed but no tensor "
-				       "refers to it", lg->path, key->u.str.data);
-		if (s->data != NULL)
-			return ms_fail(err, "%s: storage '%s' is listed twice",
-				       lg->path, s->key);
+		if (listed_storage(lg, keys, i, &s, err) < 0)
+			return -1;
 		if (in.size - pos < 8)
 			return ms_fail(err, "%s: storage '%s': the file ends at byte "
 				       "%zu, before its size", lg->path, s->key,
@@ -193,34 +218,53 @@ static int check_header(struct legacy *lg, int i, const struct ms_pval *v,
 	return 0;
 }
 
+/* The values of a pickle take at most a few dozen bytes per input byte,
+ * so this bounds memory on any input of SIZE bytes while leaving room for
+ * any real checkpoint. */
+static size_t pickle_memory_limit(size_t size)
+{
+	return size < ((size_t)1 << 26) ? (16u << 20) + 32 * size
+					 : (size_t)1 << 31;
+}
+
+/* Loads the five pickles at the start of IN into V and stores the offset
+ * past them in *POS. Returns 0, or -1 with ERR set when a pickle does not
+ * load (the input may be cut short), or -2 with ERR set when the pickles
+ * load but declare something invalid. */
+static int load_pickles(struct legacy *lg, struct ms_pickle *p,
+			struct ms_bytes in, const struct ms_pval *v[5],
+			size_t *pos, struct ms_error *err)
+{
+	*pos = 0;
+	for (int i = 0; i < 5; i++) {
+		size_t used;
+
+		if (ms_pickle_load(p, in.data + *pos, in.size - *pos, *pos, &v[i],
+				   &used, err) < 0)
+			return -1;
+		if (check_header(lg, i, v[i], *pos, err) < 0)
+			return -2;
+		*pos += used;
+		if (i == 3 && collect_storages(lg, p, err) < 0)
+			return -2;
+	}
+	return 0;
+}
+
 int ms_read_torch_legacy(struct ms_checkpoint *ck, struct ms_bytes in,
 			 struct ms_error *err)
 {
 	struct legacy lg = { .path = ck->path };
 	const struct ms_pval *v[5];
-	size_t pos = 0;
-	/* The values of a pickle take at most a few dozen bytes per input
-	 * byte, so this bounds memory on any input while leaving room for
-	 * any real checkpoint. */
-	size_t limit = in.size < ((size_t)1 << 26) ? (16u << 20) + 32 * in.size
-						   : (size_t)1 << 31;
-	struct ms_pickle *p = ms_pickle_new(ck->path, limit);
+	size_t pos;
+	struct ms_pickle *p = ms_pickle_new(ck->path,
+					    pickle_memory_limit(in.size));
 	int rc = -1;
 
 	if (p == NULL)
 		return ms_fail(err, "%s: out of memory", ck->path);
-	for (int i = 0; i < 5; i++) {
-		size_t used;
-
-		if (ms_pickle_load(p, in.data + pos, in.size - pos, pos, &v[i],
-				   &used, err) < 0 ||
-		    check_header(&lg, i, v[i], pos, err) < 0)
-			goto out;
-		pos += used;
-		if (i == 3 && collect_storages(&lg, p, err) < 0)
-			goto out;
-	}
-	if (read_storages(&lg, v[4], in, pos, err) < 0 ||
+	if (load_pickles(&lg, p, in, v, &pos, err) < 0 ||
+	    read_storages(&lg, v[4], in, pos, err) < 0 ||
 	    ms_torch_add_tensors(ck, v[3], resolve, &lg, err) < 0)
 		goto out;
 	rc = 0;
@@ -228,4 +272,60 @@ out:
 	free(lg.storages);
 	ms_pickle_free(p);
 	return rc;
+}
+
+/* The data section holds, per listed storage, an 8-byte element count
+ * and the elements, and nothing follows it. */
+int ms_torch_legacy_bound(const char *path, struct ms_bytes prefix,
+			  struct ms_size_bound *bound, struct ms_error *err)
+{
+	struct legacy lg = { .path = path };
+	const struct ms_pval *v[5];
+	uint64_t data = 0, total;
+	size_t pos, listed = 0;
+	struct ms_pickle *p = ms_pickle_new(path,
+					    pickle_memory_limit(prefix.size));
+	int rc;
+
+	if (p == NULL)
+		return ms_fail(err, "%s: out of memory", path);
+	/* A pickle that does not load may only be cut short: the reader
+	 * reports it if it is still there at the end. */
+	rc = load_pickles(&lg, p, prefix, v, &pos, err);
+	if (rc == -1) {
+		free(lg.storages);
+		ms_pickle_free(p);
+		return MS_BOUND_MORE;
+	}
+	if (rc == 0)
+		rc = check_key_list(&lg, v[4], err);
+	if (rc == 0)
+		listed = v[4]->u.seq.len;
+	for (size_t i = 0; rc == 0 && i < listed; i++) {
+		struct storage *s;
+		uint64_t bytes;
+
+		rc = listed_storage(&lg, v[4], i, &s, err);
+		if (rc == 0 && (__builtin_mul_overflow((uint64_t)s->numel,
+						       ms_dtype_size(s->dtype),
+						       &bytes) ||
+				__builtin_add_overflow(data, bytes, &data)))
+			rc = ms_fail(err, "%s: storage '%s': the storages "
+				     "declare more than 2^64 bytes", path, s->key);
+	}
+	free(lg.storages);
+	ms_pickle_free(p);
+	if (rc < 0)
+		return MS_BOUND_ERROR;
+	/* Each listed storage has an 8-byte element count before its data. */
+	if (__builtin_add_overflow(data, (uint64_t)pos, &total) ||
+	    __builtin_add_overflow(total, 8 * (uint64_t)listed, &total)) {
+		ms_fail(err, "%s: the storages declare more than 2^64 bytes",
+			path);
+		return MS_BOUND_ERROR;
+	}
+	bound->total = total;
+	bound->tensor_bytes = data;
+	bound->declared_by = "its storages declare";
+	return MS_BOUND_KNOWN;
 }

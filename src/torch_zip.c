@@ -2,6 +2,7 @@
  * holding data.pkl, a pickle whose persistent ids name storages kept as
  * members data/KEY, and an optional byteorder record. */
 
+#include "gunzip.h"
 #include "pickle.h"
 #include "readers.h"
 #include "zipfile.h"
@@ -241,4 +242,181 @@ out:
 	free(tz.top);
 	ms_zip_close(tz.zip);
 	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * The size bound of a gzip-wrapped archive, from its first member. */
+
+/* The zip records around each member, in bytes: a local header of 30
+ * bytes, a data descriptor of at most 24 (signature, CRC-32, two 8-byte
+ * sizes), and a central directory entry of 46. Each header is followed by
+ * the member's name and its extra fields. ZIP_EXTRA_MAX bounds the extra
+ * fields of one header. torch 1.13 writes an "FB" field that pads the data
+ * to a multiple of 64 bytes (so at most 4 + 63 bytes), and past 4 GiB a
+ * zip64 field (at most 4 + 28). The end records are a zip64 end record
+ * (56 bytes), its locator (20) and the end record (22) with a comment of
+ * at most 65535 bytes. */
+#define ZIP_LOCAL_SIZE 30
+#define ZIP_DESCRIPTOR_MAX 24
+#define ZIP_CENTRAL_SIZE 46
+#define ZIP_EXTRA_MAX 256
+#define ZIP_END_MAX (56 + 20 + 22 + 65535)
+/* Besides data.pkl and the storages, torch writes a few small members
+ * (version, byteorder, .data/version, .data/serialization_id): room is
+ * left for ZIP_OTHER_COUNT of them, with names of at most the top folder
+ * plus ZIP_OTHER_NAME bytes and at most ZIP_OTHER_DATA bytes of data. */
+#define ZIP_OTHER_COUNT 16
+#define ZIP_OTHER_NAME 64
+#define ZIP_OTHER_DATA 4096
+
+/* Returns the bytes that a member of NAME_LEN bytes and DATA bytes takes
+ * with its records. A deflated member may be a little larger than its
+ * data: zlib 1.2.13's deflateBound() allows n + n/4096 + n/16384 +
+ * n/2^25 + 7 bytes for raw deflate, which n/1024 + 64 covers. */
+static uint64_t member_bytes(uint64_t name_len, uint64_t data)
+{
+	return ZIP_LOCAL_SIZE + ZIP_CENTRAL_SIZE + ZIP_DESCRIPTOR_MAX +
+	       2 * (name_len + ZIP_EXTRA_MAX) + data + data / 1024 + 64;
+}
+
+struct declared_storage {
+	const char *key;
+	uint64_t bytes;
+};
+
+static int compare_declared(const void *a, const void *b)
+{
+	return strcmp(((const struct declared_storage *)a)->key,
+		      ((const struct declared_storage *)b)->key);
+}
+
+/* Sums the bytes of the distinct storages that the persistent ids of P
+ * declare, each with its member's records under TOP_LEN bytes of top
+ * folder, into *DATA (storage bytes only) and *ALL. */
+static int sum_storages(const char *path, const struct ms_pickle *p,
+			size_t top_len, uint64_t *data, uint64_t *all,
+			struct ms_error *err)
+{
+	size_t n, kept = 0;
+	const struct ms_pval *const *ids = ms_pickle_persids(p, &n);
+	struct declared_storage *st = calloc(n ? n : 1, sizeof *st);
+
+	if (st == NULL)
+		return ms_fail(err, "%s: out of memory", path);
+	for (size_t i = 0; i < n; i++) {
+		struct ms_storage_ref ref;
+
+		if (ms_torch_storage_ref(path, NULL, ids[i]->u.pid, &ref, err) < 0) {
+			free(st);
+			return -1;
+		}
+		st[i].key = ref.key;
+		if (__builtin_mul_overflow((uint64_t)ref.numel,
+					   ms_dtype_size(ref.dtype),
+					   &st[i].bytes)) {
+			free(st);
+			return ms_fail(err, "%s: storage '%s' declares more "
+				       "than 2^64 bytes", path, ref.key);
+		}
+	}
+	qsort(st, n, sizeof *st, compare_declared);
+	*data = 0;
+	*all = 0;
+	for (size_t i = 0; i < n; i++) {
+		/* The same key must mean the same storage, which the reader
+		 * checks; the larger size counts here. */
+		if (kept > 0 && strcmp(st[kept - 1].key, st[i].key) == 0) {
+			if (st[i].bytes > st[kept - 1].bytes)
+				st[kept - 1].bytes = st[i].bytes;
+			continue;
+		}
+		st[kept++] = st[i];
+	}
+	for (size_t i = 0; i < kept; i++) {
+		uint64_t name_len = top_len + 5 + strlen(st[i].key);
+
+		if (st[i].bytes > UINT64_MAX / 2 ||
+		    __builtin_add_overflow(*data, st[i].bytes, data) ||
+		    __builtin_add_overflow(*all, member_bytes(name_len,
+							      st[i].bytes), all)) {
+			free(st);
+			return ms_fail(err, "%s: the storages declare more than "
+				       "2^64 bytes", path);
+		}
+	}
+	free(st);
+	return 0;
+}
+
+/* torch 1.13 writes TOP/data.pkl first, stored, with a data descriptor,
+ * so its size comes from the pickle's STOP opcode. When the local header
+ * gives sizes, the member counts at the larger of the two. */
+int ms_torch_zip_bound(const char *path, struct ms_bytes prefix,
+		       struct ms_size_bound *bound, struct ms_error *err)
+{
+	const unsigned char *d = prefix.data;
+	size_t name_len, data_start, available, used;
+	uint64_t member_len, data = 0, all = 0, rest;
+	const struct ms_pval *root;
+	const char *slash;
+	struct ms_pickle *p;
+	int flags, rc;
+
+	if (prefix.size < ZIP_LOCAL_SIZE)
+		return MS_BOUND_MORE;
+	flags = d[6] | d[7] << 8;
+	name_len = d[26] | (size_t)d[27] << 8;
+	data_start = ZIP_LOCAL_SIZE + name_len + (d[28] | (size_t)d[29] << 8);
+	if (prefix.size < data_start)
+		return MS_BOUND_MORE;
+	slash = memchr(d + ZIP_LOCAL_SIZE, '/', name_len);
+	if ((flags & 1) != 0 || (d[8] | d[9] << 8) != MS_ZIP_STORED ||
+	    slash == NULL || slash == (const char *)d + ZIP_LOCAL_SIZE ||
+	    (size_t)(slash - (const char *)d) + 9 != ZIP_LOCAL_SIZE + name_len ||
+	    memcmp(slash, "/data.pkl", 9) != 0)
+		return MS_BOUND_NONE;
+	member_len = 0;
+	if ((flags & 8) == 0)
+		member_len = (uint64_t)d[18] | (uint64_t)d[19] << 8 |
+			     (uint64_t)d[20] << 16 | (uint64_t)d[21] << 24;
+	if (member_len > TORCH_PICKLE_MAX)
+		return MS_BOUND_NONE;
+	available = prefix.size - data_start;
+	if (member_len != 0 && member_len < available)
+		available = (size_t)member_len;
+	if (ms_mul_size(available, TORCH_PICKLE_VALUES_PER_BYTE, &used) ||
+	    ms_add_size(used, TORCH_PICKLE_VALUES_BASE, &used))
+		used = SIZE_MAX;
+	p = ms_pickle_new(path, used);
+	if (p == NULL)
+		return ms_fail(err, "%s: out of memory", path);
+	/* A pickle that does not load may only be cut short: the reader
+	 * reports it if it is still there at the end. */
+	if (ms_pickle_load(p, d + data_start, available, data_start, &root,
+			   &used, err) < 0) {
+		ms_pickle_free(p);
+		return MS_BOUND_MORE;
+	}
+	rc = sum_storages(path, p, (size_t)(slash - (const char *)d) -
+			  ZIP_LOCAL_SIZE + 1, &data, &all, err);
+	ms_pickle_free(p);
+	if (rc < 0)
+		return MS_BOUND_ERROR;
+	if (member_len < used)
+		member_len = used;
+	/* data.pkl with its records, the other small members and the end
+	 * records: far below 2^63, as every term is. */
+	rest = data_start + member_len + ZIP_DESCRIPTOR_MAX + ZIP_CENTRAL_SIZE +
+	       name_len + ZIP_EXTRA_MAX + ZIP_END_MAX +
+	       ZIP_OTHER_COUNT * member_bytes(name_len + ZIP_OTHER_NAME,
+					      ZIP_OTHER_DATA);
+	if (__builtin_add_overflow(all, rest, &all)) {
+		ms_fail(err, "%s: the storages declare more than 2^64 bytes",
+			path);
+		return MS_BOUND_ERROR;
+	}
+	bound->total = all;
+	bound->tensor_bytes = data;
+	bound->declared_by = "its storages declare";
+	return MS_BOUND_KNOWN;
 }

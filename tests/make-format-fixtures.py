@@ -17,6 +17,7 @@ torch/numpy on the tensors as loaded, in logical (row-major) order.
 Hostile inputs go under tests/fixtures/formats/bad/.
 """
 
+import gzip
 import io
 import json
 import os
@@ -310,6 +311,28 @@ def write_corpus(sd, vs):
     for name, d in [("legacy-all.pt", sd), ("legacy-views.pt", vs)]:
         with open(os.path.join(corpus, "legacy", name), "wb") as f:
             torch.save(d, f, _use_new_zipfile_serialization=False)
+    write_gzip_corpus(corpus)
+
+
+def write_gzip_corpus(corpus):
+    """Seed the gzip harness with small files of each format, plain and
+    gzip-compressed (with a fixed timestamp, so the seeds do not change
+    from run to run). The legacy ones come from tests/fixtures/readers/."""
+    readers = os.path.join(os.path.dirname(OUT), "readers")
+    sources = [os.path.join(OUT, "torch-all.pt"),
+               os.path.join(OUT, "npy-c.npy"),
+               os.path.join(OUT, "safetensors-all.safetensors"),
+               os.path.join(readers, "legacy-proto2.pth"),
+               os.path.join(readers, "legacy-magic-proto0.pth")]
+    os.makedirs(os.path.join(corpus, "gzip"), exist_ok=True)
+    for path in sources:
+        with open(path, "rb") as f:
+            data = f.read()
+        name = os.path.join(corpus, "gzip", os.path.basename(path))
+        with open(name, "wb") as f:
+            f.write(data)
+        with open(name + ".gz", "wb") as f:
+            f.write(gzip.compress(data, 9, mtime=0))
 
 
 def write_bad(sd, pt):

@@ -275,12 +275,17 @@ def k(n):
     return b"J" + struct.pack("<i", n)
 
 
-def tensor_ops(key, numel, shape, stride, offset=0):
-    """Opcodes that rebuild a float32 tensor of storage KEY."""
+def tensor_ops(key, numel, shape, stride, offset=0, v2=True):
+    """Opcodes that rebuild a float32 tensor of storage KEY, with
+    _rebuild_tensor_v2 or, when V2 is false, with the older
+    _rebuild_tensor(storage, offset, size, stride)."""
     pid = (b"(" + s("storage") + b"ctorch\nFloatStorage\n" + s(key) +
            s("cpu") + k(numel) + b"Nt" + b"Q")
     dims = b"(" + b"".join(k(d) for d in shape) + b"t"
     strides = b"(" + b"".join(k(d) for d in stride) + b"t"
+    if not v2:
+        return (b"ctorch._utils\n_rebuild_tensor\n(" + pid + k(offset) +
+                dims + strides + b"tR")
     return (b"ctorch._utils\n_rebuild_tensor_v2\n(" + pid + k(offset) +
             dims + strides + b"\x89ccollections\nOrderedDict\n)R" + b"tR")
 
@@ -380,6 +385,48 @@ def make_bad():
         [("0", 4, floats(1, 2, 3, 4))]))
 
 
+def make_protocol0_header():
+    """legacy-proto2.pth's state dict with the three header pickles (magic
+    number, format version, system info) pickled again at protocol 0, so
+    that the stream starts with the LONG opcode
+    'L119547037146038801333356L\\n.' and no PROTO opcode. (Protocol 1
+    writes the magic number the same way, and the rest in binary.)"""
+    sd = collections.OrderedDict([
+        ("conv.weight", torch.tensor([[1.0, -2.0], [0.0, 4.0]])),
+        ("conv.bias", torch.tensor([0.5, 0.0])),
+    ])
+    buf = io.BytesIO()
+    legacy_save(sd, buf)
+    data = buf.getvalue()
+    buf.seek(0)
+    header = [pickle.load(buf) for _ in range(3)]
+    assert header[0] == MAGIC
+    out = b"".join(pickle.dumps(v, protocol=0) for v in header)
+    assert out.startswith(b"L119547037146038801333356L\n.")
+    path = os.path.join(OUT, "legacy-magic-proto0.pth")
+    with open(path, "wb") as f:
+        f.write(out + data[buf.tell():])
+    write_expected("legacy-magic-proto0", "torch-legacy",
+                   flat_rows(torch.load(path)))
+
+
+def make_rebuild_v1():
+    """Tensors built by the old torch._utils._rebuild_tensor(storage,
+    storage_offset, size, stride), which older torch versions wrote in
+    place of _rebuild_tensor_v2: a strided 2x3 view at offset 1 and a
+    plain vector. The expected values come from torch.load of the file."""
+    w = tensor_ops("0", 8, [2, 3], [1, 2], offset=1, v2=False)
+    b = tensor_ops("1", 3, [3], [1], v2=False)
+    path = os.path.join(OUT, "legacy-rebuild-v1.pth")
+    with open(path, "wb") as f:
+        f.write(legacy_file(b"}(" + s("w") + w + s("b") + b + b"u",
+                            [("0", 8, floats(0, 1, -2, 3, 0, 5, 6.5, -7)),
+                             ("1", 3, floats(0.25, 0, -1))]))
+    loaded = torch.load(path)
+    assert not loaded["w"].is_contiguous()
+    write_expected("legacy-rebuild-v1", "torch-legacy", flat_rows(loaded))
+
+
 def make_reference(path):
     sd = torch.load(path)
     write_expected("densenet-100", "torch-legacy", flat_rows(sd))
@@ -395,6 +442,8 @@ def main():
     make_views()
     make_training()
     make_pruned()
+    make_protocol0_header()
+    make_rebuild_v1()
     make_bad()
 
 

@@ -24,7 +24,8 @@ tap_eq "--version exits 0" "$status" 0
 tap_check "--version names the program" grep -q '^microscore [0-9]' "$tmp/out"
 
 for args in "--bogus" "--score-type=7" "--score-type=x" "--format=xml" \
-	    "--list" "a.pth b.pth" "--rules=strict" "--weight-bits=fc"; do
+	    "--list" "a.pth b.pth" "--rules=strict" "--weight-bits=fc" \
+	    "--param=classes" "--nets extra"; do
 	# shellcheck disable=SC2086
 	run $args
 	tap_eq "usage error '$args' exits 2" "$status" 2
@@ -68,6 +69,32 @@ tap_eq "--force replaces the file" "$status" 0
 tap_check "replaced file is the JSON report" grep -q '"totals"' "$tmp/r2.txt"
 tap_eq "no temporary files are left" \
 	"$(find "$tmp" -name '.r*' | wc -l)" 0
+run --report="$tmp/r3.JSON" "$model"
+tap_check "report format follows the .JSON extension" \
+	grep -q '"totals"' "$tmp/r3.JSON"
+run --report=- --format=csv "$model"
+tap_check "--report=- writes to standard output" \
+	grep -q '^total,' "$tmp/out"
+
+# Only regular files are ever replaced, even with --force.
+mkfifo "$tmp/fifo"
+ln -s "$tmp/r.txt" "$tmp/link"
+mkdir "$tmp/dir"
+for target in fifo link dir; do
+	run --report="$tmp/$target" --force "$model"
+	tap_eq "--force on a $target: exit 1" "$status" 1
+done
+tap_check "the FIFO is still a FIFO" test -p "$tmp/fifo"
+tap_check "the link is still a link" test -L "$tmp/link"
+tap_check "the directory is still a directory" test -d "$tmp/dir"
+
+# A failed write to standard output is an error, not a silent success.
+if [ -w /dev/full ]; then
+	"$MICROSCORE" --list "$model" >/dev/full 2>"$tmp/err"
+	tap_eq "--list to a full device: exit 1" "$?" 1
+	tap_check "--list to a full device: message" \
+		grep -q 'write failed' "$tmp/err"
+fi
 
 # --- real PyTorch checkpoints bind to their built-in description ---
 for pair in resnet18:resnet-18 resnet20:resnet-20 resnet32:resnet-32 \
@@ -111,5 +138,20 @@ tap_eq "wrn-28-10 alone: exit 0" "$status" 0
 tap_eq "wrn-28-10 alone: score 2.00 (10.49e9 ops, 36.5e6 params)" \
 	"$(awk '/^  score/ { printf "%.2f", $2 }' "$tmp/out")" 2.00
 run --nets
-tap_check "--nets lists densenet-bc-100" grep -qx densenet-bc-100 "$tmp/out"
+tap_check "--nets lists densenet-bc-100" grep -q '^densenet-bc-100' "$tmp/out"
+MICROSCORE_DATADIR=$tmp/nowhere "$MICROSCORE" --nets >/dev/null 2>&1
+tap_eq "--nets without a data directory: exit 1" "$?" 1
+
+# Parameters of a description from the command line: ResNet-20 for 100
+# classes has a 100x64 linear layer, 64 x 90 = 5760 more params than the
+# 10-class default (weights only, at 32 bits: the bias adds 90 more).
+run --report --format=json --net=resnet-20 --rules=challenge --score-type=2
+p10=$(sed -n 's/.*"totals": {"ops": [^,]*, "params": \([^,]*\),.*/\1/p' "$tmp/out")
+run --report --format=json --net=resnet-20 --param=classes=100 \
+	--rules=challenge --score-type=2
+p100=$(sed -n 's/.*"totals": {"ops": [^,]*, "params": \([^,]*\),.*/\1/p' "$tmp/out")
+tap_eq "--param=classes=100 adds 64 x 90 + 90 params" \
+	"$(awk -v a="$p10" -v b="$p100" 'BEGIN { print b - a }')" 5850
+run --report --net=resnet-20 --param=nosuch=1
+tap_eq "--param with an unknown name: exit 1" "$status" 1
 tap_done

@@ -1,0 +1,1 @@
+#define MS_DATADIR "/usr/local/share/microscore"
