@@ -88,6 +88,35 @@ static int64_t vector_length(const struct ms_tensor *t)
 	return n;
 }
 
+/* Writes the options of conv weight W (out, in / groups, kh, kw) that
+ * follows an activation of C channels, with a guess comment. Only a clean
+ * depthwise weight (in-channels 1 over C > 1 channels that divide out)
+ * gets groups > 1. Any other difference between C and the weight's
+ * in-channels means the conv most likely reads another activation, such
+ * as a block input in a residual shortcut, so it keeps groups 1. */
+static void write_conv(FILE *out, const struct ms_tensor *w, int64_t c,
+		       bool bias)
+{
+	int64_t w_out = w->shape[0], w_in = w->shape[1];
+	bool depthwise = w_in == 1 && c > 1 && w_out % c == 0;
+
+	fprintf(out, " out=%lld kh=%lld kw=%lld", (long long)w_out,
+		(long long)w->shape[2], (long long)w->shape[3]);
+	if (depthwise)
+		fprintf(out, " groups=%lld", (long long)c);
+	fprintf(out, " pad=%lld%s    # guess: stride 1, padding k/2",
+		(long long)(w->shape[2] / 2), bias ? " bias" : "");
+	if (depthwise)
+		fprintf(out, ", groups=%lld (depthwise: weight in-channels "
+			"1)", (long long)c);
+	else if (w_in != c)
+		fprintf(out, ", input channels %lld from the weight, but the "
+			"layer before gives %lld, so the input is another "
+			"activation such as a residual block's input",
+			(long long)w_in, (long long)c);
+	fputc('\n', out);
+}
+
 /* Writes the statement of one layer and updates the channel count C. */
 static void write_layer(FILE *out, const struct draft_layer *l, int64_t *c,
 			bool *flat)
@@ -123,16 +152,7 @@ static void write_layer(FILE *out, const struct draft_layer *l, int64_t *c,
 		return;
 	}
 	if (w->ndim == 4) {
-		int64_t groups = w->shape[1] > 0 && *c % w->shape[1] == 0 ?
-				 *c / w->shape[1] : 1;
-
-		fprintf(out, " out=%lld kh=%lld kw=%lld", (long long)w->shape[0],
-			(long long)w->shape[2], (long long)w->shape[3]);
-		if (groups > 1)
-			fprintf(out, " groups=%lld", (long long)groups);
-		fprintf(out, " pad=%lld%s    # guess: stride 1, padding "
-			"k/2\n", (long long)(w->shape[2] / 2),
-			l->bias != NULL ? " bias" : "");
+		write_conv(out, w, *c, l->bias != NULL);
 		*c = w->shape[0];
 	} else if (w->ndim == 2) {
 		fprintf(out, " out=%lld%s\n", (long long)w->shape[0],

@@ -236,16 +236,18 @@ static int compare_names(const void *a, const void *b)
 char **ms_net_builtins(void)
 {
 	DIR *d = opendir(ms_net_datadir());
-	char **names = calloc(1, sizeof *names);
+	char **names;
 	size_t n = 0;
 	struct dirent *e;
 
+	if (d == NULL)
+		return NULL;
+	names = calloc(1, sizeof *names);
 	if (names == NULL) {
-		if (d != NULL)
-			closedir(d);
+		closedir(d);
 		return NULL;
 	}
-	while (d != NULL && (e = readdir(d)) != NULL) {
+	while ((e = readdir(d)) != NULL) {
 		size_t len = strlen(e->d_name);
 		char **more;
 
@@ -261,10 +263,61 @@ char **ms_net_builtins(void)
 			break;
 		names[++n] = NULL;
 	}
-	if (d != NULL)
-		closedir(d);
+	closedir(d);
 	qsort(names, n, sizeof *names, compare_names);
 	return names;
+}
+
+/* Copies the text of comment LINE without its '#', the blanks around it
+ * and the newline. */
+static char *comment_text(const char *line)
+{
+	size_t len;
+
+	line += strspn(line, "#");
+	line += strspn(line, " \t");
+	len = strcspn(line, "\r\n");
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	return strndup(line, len);
+}
+
+char *ms_net_summary(const char *spec)
+{
+	char *path = spec_path(spec), *first = NULL;
+	char line[256];
+	FILE *f;
+
+	if (path == NULL)
+		return NULL;
+	f = fopen(path, "r");
+	free(path);
+	if (f == NULL)
+		return NULL;
+
+	/* Only the comment block at the top of the file is searched. */
+	while (fgets(line, sizeof line, f) != NULL) {
+		bool whole = strchr(line, '\n') != NULL || feof(f);
+		const char *s = line + strspn(line, " \t");
+
+		if (s[0] != '#' && s[0] != '\n' && s[0] != '\r' &&
+		    s[0] != '\0')
+			break;
+		if (strncmp(s, "# summary:", 10) == 0) {
+			free(first);
+			first = comment_text(s + 10);
+			break;
+		}
+		if (first == NULL && s[0] == '#' && s[strspn(s, "# \t\r\n")])
+			first = comment_text(s);
+
+		/* A line longer than the buffer is cut at 255 bytes, and its
+		 * rest is skipped. */
+		while (!whole && fgets(line, sizeof line, f) != NULL)
+			whole = strchr(line, '\n') != NULL;
+	}
+	fclose(f);
+	return first;
 }
 
 void ms_net_free_names(char **names)

@@ -88,10 +88,19 @@ struct ms_layer {
 	enum ms_accum accum;   /* a per-layer accumulation override */
 };
 
+/* The MicroNet Challenge track whose baseline model a network is scored
+ * against (score.h gives the ops and params of each). */
+enum ms_baseline {
+	MS_BASELINE_UNSET,      /* the description names none */
+	MS_BASELINE_CIFAR100,   /* WideResNet-28-10 */
+	MS_BASELINE_IMAGENET    /* MobileNetV2 with width 1.4 */
+};
+
 /* A loaded description, bound to a checkpoint or not. */
 struct ms_net {
 	char *name;            /* from the description, or its file name */
 	char *path;            /* the file it was read from */
+	enum ms_baseline baseline;  /* from its "baseline" statement */
 	struct ms_shape input;
 	struct ms_layer *layers;
 	size_t count;
@@ -130,9 +139,20 @@ int ms_net_load_params(const char *spec, const char *const *params,
 char *ms_net_detect(const struct ms_checkpoint *ck);
 
 /* Lists the built-in descriptions: a NULL-terminated, newly allocated array
- * of newly allocated names; free with ms_net_free_names(). */
+ * of newly allocated names, sorted, and empty when the data directory
+ * contains no descriptions. Free it with ms_net_free_names(). Returns NULL
+ * when the data directory cannot be opened (missing or unreadable) or
+ * memory runs out. */
 char **ms_net_builtins(void);
 void ms_net_free_names(char **names);
+
+/* Reads a one-line summary of the description SPEC (a built-in name or a
+ * path, as for ms_net_load) from the comment block at the top of its file.
+ * The summary is the text after "# summary:" when such a line is there,
+ * else the first comment line that has text, cut at 255 bytes. Returns a
+ * newly allocated string to free(), or NULL when the file cannot be read,
+ * has no such comment or memory runs out. */
+char *ms_net_summary(const char *spec);
 
 /* Returns the directory searched for built-ins: $MICROSCORE_DATADIR when
  * set, else the installed data directory. */

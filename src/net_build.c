@@ -113,7 +113,9 @@ int net_eval(struct net_builder *b, const struct net_expr *e, int64_t *out)
 			return 0;
 		if (v == NULL)
 			return net_fail(b, e->line, e->col,
-					"unknown parameter '%s'", e->var);
+					"unknown name '%s': not a parameter, "
+					"let variable or loop variable in "
+					"scope", e->var);
 		*out = v->value;
 		return 0;
 	case NE_NEG:
@@ -182,11 +184,16 @@ const char *net_label(struct net_builder *b, const struct net_scope *sc,
 {
 	char buf[NET_MAX_NAME + 32];
 	int n = ++sc->label_counts[kind];
+	size_t len = strlen(word);
 	char *s;
 
+	/* A kind that ends in a digit gets a separator before the count, so
+	 * that the second relu6 is relu6_2 and not relu62. */
 	if (n > 1)
-		snprintf(buf, sizeof buf, "%s%s%s%d", sc->prefix,
-			 sc->prefix[0] ? "." : "", word, n);
+		snprintf(buf, sizeof buf, "%s%s%s%s%d", sc->prefix,
+			 sc->prefix[0] ? "." : "", word,
+			 len > 0 && word[len - 1] >= '0' &&
+			 word[len - 1] <= '9' ? "_" : "", n);
 	else
 		snprintf(buf, sizeof buf, "%s%s%s", sc->prefix,
 			 sc->prefix[0] ? "." : "", word);
@@ -265,6 +272,20 @@ static int define_var(struct net_builder *b, const struct net_stmt *st,
 	b->vars[b->nvars].name = name;
 	b->vars[b->nvars].value = value;
 	b->nvars++;
+	return 0;
+}
+
+static int run_baseline(struct net_builder *b, const struct net_stmt *st,
+			const struct net_scope *sc)
+{
+	if (top_only(b, st, sc, "baseline") < 0)
+		return -1;
+	if (b->net->baseline != MS_BASELINE_UNSET)
+		return net_fail(b, st->line, st->col,
+				"'baseline' is given more than once");
+	/* The parser accepts only these two words. */
+	b->net->baseline = strcmp(st->ident, "imagenet") == 0 ?
+			   MS_BASELINE_IMAGENET : MS_BASELINE_CIFAR100;
 	return 0;
 }
 
@@ -512,6 +533,8 @@ static int run_stmt(struct net_builder *b, const struct net_stmt *st,
 	switch (st->kind) {
 	case NS_NET:
 		return run_net(b, st, sc);
+	case NS_BASELINE:
+		return run_baseline(b, st, sc);
 	case NS_PARAM:
 		return run_param(b, st, sc);
 	case NS_LET:

@@ -82,6 +82,7 @@ struct net_option {
 
 enum net_stmt_kind {
 	NS_NET,
+	NS_BASELINE,
 	NS_PARAM,
 	NS_LET,
 	NS_INPUT,
@@ -107,7 +108,8 @@ struct net_stmt {
 	int line, col;
 	enum ms_layer_kind layer;   /* NS_LAYER */
 	struct net_name *name;      /* layer name, block prefix or net name */
-	const char *ident;          /* parameter or loop variable */
+	const char *ident;          /* parameter, loop variable or the
+				     * baseline's track */
 	struct net_expr *expr[3];   /* param or let value, input C H W,
 				     * repeat count, if condition, the
 				     * condition of a residual's add */
@@ -194,7 +196,7 @@ int net_fail(struct net_builder *b, int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Evaluates E with the builder's variables. Returns 0, or -1 with the
- * error set (unknown parameter, division by zero, overflow). */
+ * error set (unknown name, division by zero, overflow). */
 int net_eval(struct net_builder *b, const struct net_expr *e, int64_t *out);
 
 /* Expands name N under PREFIX into a string in the builder's arena. */
@@ -213,7 +215,8 @@ long net_emit(struct net_builder *b, enum ms_layer_kind kind,
 	      int line, int col);
 
 /* Returns a label for a layer without tensors: PREFIX.KIND, numbered from
- * the second one of that kind under the same prefix. */
+ * the second one of that kind under the same prefix (quant2, or relu6_2
+ * when the kind ends in a digit). */
 const char *net_label(struct net_builder *b, const struct net_scope *sc,
 		      enum ms_layer_kind kind, const char *word);
 

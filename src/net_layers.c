@@ -120,6 +120,15 @@ static int check_options(struct net_builder *b, const struct net_stmt *st,
 			return net_fail(b, o->line, o->col,
 					"%s has no weights, so it takes no "
 					"wbits", ms_layer_kind_name(st->layer));
+		if ((strcmp(o->key, "wbits") == 0 ||
+		     strcmp(o->key, "abits") == 0) &&
+		    (st->layer == MS_LAYER_SCALE ||
+		     st->layer == MS_LAYER_BATCHNORM))
+			return net_fail(b, o->line, o->col,
+					"%s takes no %s: the scorer counts "
+					"scale and bn at the policy's 16- or "
+					"32-bit float precision",
+					ms_layer_kind_name(st->layer), o->key);
 		if (strcmp(o->key, "accum") == 0 &&
 		    st->layer != MS_LAYER_CONV && st->layer != MS_LAYER_LINEAR)
 			return net_fail(b, o->line, o->col,
@@ -377,17 +386,14 @@ int net_build_layer(struct net_builder *b, const struct net_stmt *st,
 	if (r < 0)
 		return -1;
 
-	/* Default weight bits apply to conv and linear; scale and batch
-	 * norm follow the scoring policy unless the layer sets wbits. */
+	/* Weight bits apply to conv and linear only: the scorer counts the
+	 * weights of scale and batch norm layers at a fixed 16 bits. */
 	if (st->layer == MS_LAYER_CONV || st->layer == MS_LAYER_LINEAR) {
 		l->accum = prec.accum;
 		l->weight_bits = prec.weight_bits;
-	} else if (weighted && net_find_opt(st, "wbits") != NULL) {
-		l->weight_bits = prec.weight_bits;
 	}
-	if (weighted && prec.weight_auto &&
-	    (st->layer == MS_LAYER_CONV || st->layer == MS_LAYER_LINEAR ||
-	     net_find_opt(st, "wbits") != NULL)) {
+	if ((st->layer == MS_LAYER_CONV || st->layer == MS_LAYER_LINEAR) &&
+	    prec.weight_auto) {
 		bool is_signed;
 
 		l->weight_bits = l->weight != NULL ?

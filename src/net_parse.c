@@ -766,6 +766,19 @@ static int parse_simple(struct parser *p, struct net_stmt *st,
 		st->name = parse_name(p, "a network name");
 		return st->name == NULL ? -1 : 0;
 	}
+	if (word_is(kw, "baseline")) {
+		struct token v = next(p);
+
+		st->kind = NS_BASELINE;
+		if (v.kind != T_IDENT)
+			return fail_tok(p, &v, "cifar100 or imagenet");
+		if (!word_is(&v, "cifar100") && !word_is(&v, "imagenet"))
+			return fail_at(p, v.line, v.col, "unknown baseline "
+				       "'%.*s': expected cifar100 or imagenet",
+				       (int)(v.len > 24 ? 24 : v.len), v.start);
+		st->ident = word_is(&v, "imagenet") ? "imagenet" : "cifar100";
+		return 0;
+	}
 	if (word_is(kw, "param") || word_is(kw, "let")) {
 		struct token v = next(p), eq;
 

@@ -76,7 +76,23 @@ static void error_paths(void)
 
 	/* Expansion and shapes */
 	fails("input 3 8 8\nconv c out=x k=1\n", "t.net:2:12: unknown "
-	      "parameter 'x'", "unknown parameter");
+	      "name 'x': not a parameter, let variable or loop variable in "
+	      "scope", "unknown parameter");
+	fails("input 3 8 8\nblock b { let w = 4 }\nconv c out=w k=1\n",
+	      "t.net:3:12: unknown name 'w': not a parameter, let variable "
+	      "or loop variable in scope", "let variable out of scope");
+	fails("input 3 8 8\nrepeat i 2 { relu }\nconv c out=i k=1\n",
+	      "t.net:3:12: unknown name 'i': not a parameter, let variable "
+	      "or loop variable in scope", "loop variable after its loop");
+	fails("input 3 8 8\nscale s wbits=8\n", "t.net:2:9: scale takes no "
+	      "wbits: the scorer counts scale and bn at the policy's 16- or "
+	      "32-bit float precision", "wbits on scale");
+	fails("input 3 8 8\nbn b abits=4\n", "t.net:2:6: bn takes no "
+	      "abits: the scorer counts scale and bn at the policy's 16- or "
+	      "32-bit float precision", "abits on bn");
+	fails("input 3 8 8\nbn b wbits=auto\n", "t.net:2:6: bn takes no "
+	      "wbits: the scorer counts scale and bn at the policy's 16- or "
+	      "32-bit float precision", "wbits=auto on bn");
 	fails("input 3 8 8 / 0\n", "t.net:1:13: division by zero",
 	      "division by zero");
 	fails("param a = 4611686018427387904 * 4\ninput 3 8 8\n",
@@ -179,6 +195,30 @@ static void nesting_limit(void)
 	/* The 33rd brace is at column 33 x 9 = 297 of line 2. */
 	fails(text, "t.net:2:297: blocks nested deeper than 32",
 	      "nesting too deep");
+}
+
+/* Labels count per kind and prefix; a separator keeps the count apart
+ * from a kind that ends in a digit. */
+static void labels(void)
+{
+	static const char *const want[] = {
+		"relu6", "relu6_2", "quant", "quant2", "relu6_3",
+		"b.relu6", "b.relu6_2", "b.relu",
+	};
+	struct ms_net net;
+	struct ms_error err;
+	size_t n = sizeof want / sizeof want[0];
+
+	if (!tap_ok(parse("input 3 8 8\nrelu6; relu6; quant; quant; relu6\n"
+			  "block b { relu6; relu6; relu }\n", NULL, &net,
+			  &err) == 0, "labels: parses")) {
+		printf("# %s\n", err.msg);
+		return;
+	}
+	tap_ok(net.count == n, "labels: %zu layers (%zu)", n, net.count);
+	for (size_t i = 0; i < n && i < net.count; i++)
+		tap_str(net.layers[i].name, want[i], "labels: layer %zu", i);
+	ms_net_free(&net);
 }
 
 static void expansion(void)
@@ -393,6 +433,7 @@ int main(void)
 	error_paths();
 	nul_byte();
 	nesting_limit();
+	labels();
 	expansion();
 	overrides();
 	binding();
