@@ -81,8 +81,12 @@ static int list_builtins(void)
 		ms_net_free_names(names);
 		return EXIT_INPUT;
 	}
-	for (size_t i = 0; names[i] != NULL; i++)
-		printf("%s\n", names[i]);
+	for (size_t i = 0; names[i] != NULL; i++) {
+		char *summary = ms_net_summary(names[i]);
+
+		printf("%-20s %s\n", names[i], summary ? summary : "");
+		free(summary);
+	}
 	ms_net_free_names(names);
 	return 0;
 }
@@ -202,6 +206,10 @@ static int run(struct options *o)
 		goto out;
 	if (have_ck)
 		warn_binding(o, &net);
+	if (!o->baseline_given && net.baseline == MS_BASELINE_IMAGENET) {
+		o->policy.op_baseline = MS_IMAGENET_OPS;
+		o->policy.param_baseline = MS_IMAGENET_PARAMS;
+	}
 	if (ms_options_resolve_overrides(o, &net, &overrides, &err) != 0) {
 		fail_input(&err);
 		status = EXIT_USAGE;

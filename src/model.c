@@ -329,11 +329,33 @@ void ms_net_free_names(char **names)
 	free(names);
 }
 
+/* Counts the layers of NET (loaded without a checkpoint) whose weight
+ * tensor CK holds. Returns -1 when a weight is missing or NET has none. */
+static long weights_named_in(const struct ms_net *net,
+			     const struct ms_checkpoint *ck)
+{
+	char key[512];
+	long found = 0;
+
+	for (size_t i = 0; i < net->count; i++) {
+		const struct ms_layer *l = &net->layers[i];
+
+		if (!l->has_tensors || l->weight_elements == 0)
+			continue;
+		snprintf(key, sizeof key, "%s.weight", l->name);
+		if (ms_checkpoint_find(ck, key) == NULL)
+			return -1;
+		found++;
+	}
+	return found > 0 ? found : -1;
+}
+
 char *ms_net_detect(const struct ms_checkpoint *ck)
 {
 	char **names = ms_net_builtins();
-	char *best = NULL;
+	char *best = NULL, *by_names = NULL;
 	size_t best_used = 0;
+	long best_named = 0;
 
 	if (names == NULL || ck == NULL)
 		goto out;
@@ -341,18 +363,36 @@ char *ms_net_detect(const struct ms_checkpoint *ck)
 		struct ms_net net;
 		struct ms_error err;
 		size_t used;
+		long named;
 
-		if (ms_net_load(names[i], ck, &net, &err) < 0)
+		if (ms_net_load(names[i], ck, &net, &err) == 0) {
+			used = ck->count - net.unused_count;
+			if (net.missing_count == 0 && used > best_used) {
+				free(best);
+				best = strdup(names[i]);
+				best_used = used;
+			}
+			ms_net_free(&net);
 			continue;
-		used = ck->count - net.unused_count;
-		if (net.missing_count == 0 && used > best_used) {
-			free(best);
-			best = strdup(names[i]);
-			best_used = used;
+		}
+
+		/* A load can fail on sizes alone, as for a 10-class model
+		 * and a 1000-class description. Remember the best match by
+		 * weight names, so that the caller can show that error. */
+		if (ms_net_load(names[i], NULL, &net, &err) != 0)
+			continue;
+		named = weights_named_in(&net, ck);
+		if (named > best_named) {
+			free(by_names);
+			by_names = strdup(names[i]);
+			best_named = named;
 		}
 		ms_net_free(&net);
 	}
 out:
 	ms_net_free_names(names);
+	if (best == NULL)
+		return by_names;
+	free(by_names);
 	return best;
 }

@@ -134,8 +134,10 @@ int ms_net_load_params(const char *spec, const char *const *params,
 		       struct ms_error *err);
 
 /* Picks the built-in description whose tensor names best match CK: all of
- * its weight tensors present. Returns a newly allocated name, or NULL when
- * none matches. */
+ * its weight tensors present, and the most checkpoint tensors used. When
+ * none binds, picks the one whose weight names all appear in CK though
+ * sizes differ, so that loading it reports the mismatch. Returns a newly
+ * allocated name, or NULL when none matches. */
 char *ms_net_detect(const struct ms_checkpoint *ck);
 
 /* Lists the built-in descriptions: a NULL-terminated, newly allocated array

@@ -152,6 +152,19 @@ run --report --format=json --net=resnet-20 --param=classes=100 \
 p100=$(sed -n 's/.*"totals": {"ops": [^,]*, "params": \([^,]*\),.*/\1/p' "$tmp/out")
 tap_eq "--param=classes=100 adds 64 x 90 + 90 params" \
 	"$(awk -v a="$p10" -v b="$p100" 'BEGIN { print b - a }')" 5850
+# A 10-class ResNet-18 matches resnet-18 by name but not in size: the
+# error names the mismatch and the way out, and --param makes it bind.
+run --report "$fixtures/resnet18-10class.pth.gz"
+tap_eq "10-class resnet18: exit 1" "$status" 1
+tap_check "10-class resnet18: the fc size mismatch is named" \
+	grep -q "layer 'fc' expects weight 1000x512 but tensor 'fc.weight' is 10x512" "$tmp/err"
+tap_check "10-class resnet18: --param is suggested" \
+	grep -q -- "--param=NAME=VALUE" "$tmp/err"
+run --report --format=json --param=classes=10 \
+	"$fixtures/resnet18-10class.pth.gz"
+tap_eq "10-class resnet18 with classes=10: exit 0" "$status" 0
+tap_check "10-class resnet18 with classes=10: all tensors used" \
+	grep -q '"unused": \[\]' "$tmp/out"
 run --report --net=resnet-20 --param=nosuch=1
 tap_eq "--param with an unknown name: exit 1" "$status" 1
 tap_done
