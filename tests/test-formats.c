@@ -7,6 +7,7 @@
 #include "ckpriv.h"
 #include "readers.h"
 #include "tap.h"
+#include "testfile.h"
 
 #include <sys/resource.h>
 #include <time.h>
@@ -61,27 +62,6 @@ static const struct {
 	{ "st-header-past-end.safetensors", SAFETENSORS, "header runs past" },
 	{ "st-bad-json.safetensors", SAFETENSORS, "byte" },
 };
-
-static unsigned char *slurp(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc(n ? (size_t)n : 1);
-		if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		*size = (size_t)n;
-	}
-	fclose(f);
-	return buf;
-}
 
 /* Runs the reader of KIND over IN and scans every tensor. */
 static int read_with(enum kind kind, const char *path, struct ms_bytes in,
@@ -176,7 +156,7 @@ static void check_good(const char *dir, size_t k)
 	int rc;
 
 	snprintf(path, sizeof path, "%s/%s", dir, good[k].file);
-	buf = slurp(path, &in.size);
+	buf = read_whole_file(path, &in.size);
 	in.data = buf;
 	if (!tap_ok(buf != NULL, "%s: fixture is readable", good[k].file))
 		return;
@@ -214,7 +194,7 @@ static void check_truncations(const char *dir, size_t k)
 	size_t failures = 0, silent = 0;
 
 	snprintf(path, sizeof path, "%s/%s", dir, good[k].file);
-	buf = slurp(path, &in.size);
+	buf = read_whole_file(path, &in.size);
 	if (buf == NULL)
 		return;
 	for (size_t n = 0; n < in.size; n++) {
@@ -249,7 +229,7 @@ static void check_bad(const char *dir, size_t k)
 	int rc;
 
 	snprintf(path, sizeof path, "%s/bad/%s", dir, bad[k].file);
-	buf = slurp(path, &in.size);
+	buf = read_whole_file(path, &in.size);
 	in.data = buf;
 	if (!tap_ok(buf != NULL, "%s: fixture is readable", bad[k].file))
 		return;

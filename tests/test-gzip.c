@@ -5,6 +5,7 @@
  * two gzip members, must read exactly as the plain ones, and every
  * truncation of a gzip stream must be rejected. */
 #include "tap.h"
+#include "testfile.h"
 
 #include <stdint.h>
 #include <sys/resource.h>
@@ -30,28 +31,6 @@ static const char *fixture(const char *name)
 
 	snprintf(path, sizeof path, "%s/%s", fixture_dir, name);
 	return path;
-}
-
-static unsigned char *slurp(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *data = NULL;
-	long n;
-
-	*size = 0;
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0) {
-		data = malloc((size_t)n);
-		rewind(f);
-		if (data != NULL && fread(data, 1, (size_t)n, f) != (size_t)n) {
-			free(data);
-			data = NULL;
-		}
-		*size = (size_t)n;
-	}
-	fclose(f);
-	return data;
 }
 
 /* Returns the inflated content of gzip file PATH (read with zlib's own
@@ -172,7 +151,7 @@ static uint64_t arch_storage_bytes(const char *name)
 	uint64_t total = 0;
 
 	snprintf(file, sizeof file, "arch-%s.json", name);
-	text = slurp(fixture(file), &size);
+	text = read_whole_file(fixture(file), &size);
 	root = text ? ms_json_parse((const char *)text, size, &error_offset,
 				    &error_what) : NULL;
 	tensors = ms_json_get(root, "tensors");
@@ -201,8 +180,8 @@ static uint64_t arch_storage_bytes(const char *name)
 static void test_declared_bombs(void)
 {
 	size_t size, st_size;
-	unsigned char *legacy = slurp(fixture("readers/legacy-proto2.pth"), &size);
-	unsigned char *st = slurp(fixture("formats/safetensors-all.safetensors"),
+	unsigned char *legacy = read_whole_file(fixture("readers/legacy-proto2.pth"), &size);
+	unsigned char *st = read_whole_file(fixture("formats/safetensors-all.safetensors"),
 				  &st_size);
 	unsigned char *npy, *zip;
 	char want[2][128];
@@ -222,7 +201,7 @@ static void test_declared_bombs(void)
 	free(legacy);
 
 	/* The same state dict, its header pickled at protocol 0. */
-	legacy = slurp(fixture("readers/legacy-magic-proto0.pth"), &size);
+	legacy = read_whole_file(fixture("readers/legacy-magic-proto0.pth"), &size);
 	if (tap_ok(legacy != NULL, "protocol 0 legacy fixture read")) {
 		snprintf(want[0], sizeof want[0], "at most %zu bytes", size);
 		BOMB("protocol 0 legacy bomb", legacy, size,
@@ -231,7 +210,7 @@ static void test_declared_bombs(void)
 	free(legacy);
 
 	/* The header of a 4x3x3x3 float32 array: 432 bytes of data. */
-	npy = slurp(fixture("formats/npy-c.npy"), &size);
+	npy = read_whole_file(fixture("formats/npy-c.npy"), &size);
 	if (tap_ok(npy != NULL && size > 10, "npy fixture read"))
 		BOMB("npy bomb", npy, 10 + (npy[8] | (size_t)npy[9] << 8),
 		     "its npy header declares 432 bytes");
@@ -278,7 +257,7 @@ static void test_declared_bombs(void)
 static void test_capped_bomb(void)
 {
 	size_t size;
-	unsigned char *npz = slurp(fixture("formats/npz-stored.npz"), &size);
+	unsigned char *npz = read_whole_file(fixture("formats/npz-stored.npz"), &size);
 
 	if (!tap_ok(npz != NULL && size > 30, "npz fixture read"))
 		return;
@@ -305,7 +284,7 @@ static void test_arch(const char *name)
 	uint64_t expected = 0;
 
 	snprintf(file, sizeof file, "arch-%s.json", name);
-	text = slurp(fixture(file), &size);
+	text = read_whole_file(fixture(file), &size);
 	root = text ? ms_json_parse((const char *)text, size, &error_offset,
 				    &error_what) : NULL;
 	tensors = ms_json_get(root, "tensors");
@@ -463,7 +442,7 @@ static void test_wrapped(void)
 		snprintf(plain, sizeof plain, "%s", fixture(wrapped[i]));
 		/* The base name is kept: it names the tensor of an npy. */
 		snprintf(gz, sizeof gz, "%s.gz", base);
-		data = slurp(plain, &size);
+		data = read_whole_file(plain, &size);
 		if (!tap_ok(data != NULL && write_gzip(gz, "wb9", data, size, 0,
 						       false) == 0,
 			    "%s: gzip file written", base)) {
@@ -545,14 +524,14 @@ static void test_big_files(void)
 	struct ms_error err = { "" };
 
 	if (tap_ok(write_big_npy(npy, 100000, 0) == 0, "big npy written")) {
-		data = slurp(npy, &size);
+		data = read_whole_file(npy, &size);
 		write_gzip(gz, "wb9", data, size, 0, false);
 		compare_files("big npy", npy, gz);
 		free(data);
 	}
 	if (tap_ok(write_big_npy(npy, 100000, 1) == 0, "big npy with a "
 		   "trailing byte written")) {
-		data = slurp(npy, &size);
+		data = read_whole_file(npy, &size);
 		write_gzip(gz, "wb9", data, size, 0, false);
 		tap_ok(ms_checkpoint_open(gz, &ck, &err) < 0 &&
 		       strstr(err.msg, "its npy header declares 400000 bytes") &&
@@ -562,7 +541,7 @@ static void test_big_files(void)
 	}
 	if (tap_ok(write_big_safetensors(st, 100000) == 0, "big safetensors "
 		   "written")) {
-		data = slurp(st, &size);
+		data = read_whole_file(st, &size);
 		write_gzip(gz, "wb9", data, size, 0, false);
 		compare_files("big safetensors", st, gz);
 		free(data);
@@ -578,7 +557,7 @@ static void test_truncation(const char *file, size_t step)
 {
 	const char *tmp = "test-gzip-cut.gz";
 	size_t size, gz_size, truncated = 0, tried = 0;
-	unsigned char *data = slurp(fixture(file), &size), *gz;
+	unsigned char *data = read_whole_file(fixture(file), &size), *gz;
 	struct ms_error err;
 
 	if (!tap_ok(data != NULL && write_gzip(tmp, "wb9", data, size, 0,
@@ -587,7 +566,7 @@ static void test_truncation(const char *file, size_t step)
 		free(data);
 		return;
 	}
-	gz = slurp(tmp, &gz_size);
+	gz = read_whole_file(tmp, &gz_size);
 	for (size_t n = 2; gz != NULL && n < gz_size; n += step) {
 		struct ms_checkpoint ck;
 		FILE *f = fopen(tmp, "wb");

@@ -3,6 +3,7 @@
  * truncated files, ms_ck_add checks, element conversion and bit-width
  * inference. Gzip bombs are tested in test-gzip.c. */
 #include "tap.h"
+#include "testfile.h"
 
 #include <stdint.h>
 #include <unistd.h>
@@ -56,33 +57,12 @@ static int write_file(const char *path, const void *data, size_t size)
 	return ok ? 0 : -1;
 }
 
-static unsigned char *read_file(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *data = NULL;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0) {
-		data = malloc((size_t)n);
-		rewind(f);
-		if (data != NULL && fread(data, 1, (size_t)n, f) != (size_t)n) {
-			free(data);
-			data = NULL;
-		}
-		*size = (size_t)n;
-	}
-	fclose(f);
-	return data;
-}
-
 /* Every proper prefix of FILE must be rejected (and none may crash). */
 static void test_truncation(const char *file)
 {
 	const char *tmp = "test-readers-prefix.tmp";
 	size_t size = 0, rejected = 0;
-	unsigned char *data = read_file(fixture(file), &size);
+	unsigned char *data = read_whole_file(fixture(file), &size);
 
 	if (!tap_ok(data != NULL, "%s: read for truncation", file))
 		return;
