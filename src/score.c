@@ -85,10 +85,12 @@ static int64_t channel_nz(const struct ms_layer *l, int64_t c)
 				      : 0;
 }
 
-/* Returns the accumulator width of the fixed-length mode, in bits: wide
- * enough that K products of an unsigned AB-bit activation and a WB-bit
- * weight of magnitude up to 2^(WB-1) - 1 never overflow. The published
- * scorer takes the activation width where the weight's belongs. */
+/* Returns the accumulator width of the fixed-length mode, in bits: the
+ * width of K products of an unsigned AB-bit activation and a weight of
+ * magnitude up to 2^(WB-1) - 1, as the published scorer bounds them. The
+ * published scorer takes the activation width where the weight's belongs.
+ * NOTE: a weight of -2^(WB-1) can exceed this bound by one product's
+ * worth, and both countings keep the bound as published. */
 static double fixed_width(int wb, int ab, int64_t k, enum ms_rules rules)
 {
 	int factor_bits = rules == MS_RULES_PUBLISHED ? ab : wb;

@@ -86,15 +86,15 @@ int ms_tensor_scan(struct ms_tensor *t, const struct ms_tensor *mask,
  * a dimension is negative. */
 int64_t ms_shape_elements(int ndim, const int64_t *shape);
 
-/* The most distinct values a float tensor may have to be read as a
- * quantization codebook (8 bits). */
+/* The maximum distinct-value count of a float tensor that is read as a
+ * quantization codebook (an 8-bit index). */
 #define MS_CODEBOOK_MAX 256
 
-/* Infers the bit width the values need: for all-integer tensors the signed
- * or unsigned width of [min, max]; for other tensors with at most
- * MS_CODEBOOK_MAX distinct values ceil(log2(distinct)), the index width of
- * a codebook; otherwise 32. Sets *IS_SIGNED to whether the minimum is
- * negative. */
+/* Infers the bit width the values need. All-integer tensors need the
+ * signed or unsigned width of [min, max]. Other tensors with at most
+ * MS_CODEBOOK_MAX distinct values need ceil(log2(distinct)) bits, the index
+ * width of a codebook, and the rest need 32. Sets *IS_SIGNED to whether the
+ * minimum is negative. */
 int ms_stats_infer_bits(const struct ms_tensor_stats *s, bool *is_signed);
 
 /* As ms_stats_infer_bits(), but never wider than T's dtype, so that an
