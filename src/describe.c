@@ -39,7 +39,9 @@ static long collect(const struct ms_checkpoint *ck, struct draft_layer *out)
 		size_t plen = dot != NULL ? (size_t)(dot - key) : 0;
 		long j;
 
-		if (dot == NULL)
+		/* Optimizer state and other entries beside the weights are
+		 * not layers. */
+		if (dot == NULL || t->outside_weights)
 			continue;
 		for (j = n - 1; j >= 0; j--)
 			if (strlen(out[j].prefix) == plen &&
@@ -193,7 +195,7 @@ int ms_net_describe(FILE *out, const struct ms_checkpoint *ck,
 	}
 
 	fprintf(out, "# First draft made by microscore from the tensor names "
-		"and shapes of\n# %s. Check every line marked \"guess\": "
+		"and shapes of\n# %s.\n# Check every line marked \"guess\": "
 		"strides, the input size,\n# where pooling happens and the "
 		"joins of residual or dense blocks are\n# not stored in a "
 		"checkpoint. Syntax: microscore-net(5).\n\n",

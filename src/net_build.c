@@ -599,8 +599,10 @@ static int collect_unused(struct net_builder *b)
 	struct ms_net *net = b->net;
 	size_t n = 0;
 
+	/* Tensors outside the weights' wrapper entry, such as optimizer
+	 * state, belong to no layer and are not reported. */
 	for (size_t i = 0; i < ck->count; i++)
-		n += !b->used[i];
+		n += !b->used[i] && !ck->tensors[i].outside_weights;
 	if (n == 0)
 		return 0;
 	net->unused = calloc(n, sizeof *net->unused);
@@ -609,7 +611,7 @@ static int collect_unused(struct net_builder *b)
 	for (size_t i = 0; i < ck->count; i++) {
 		const struct ms_tensor *t = &ck->tensors[i];
 
-		if (b->used[i])
+		if (b->used[i] || t->outside_weights)
 			continue;
 		net->unused[net->unused_count] =
 			strdup(t->key != NULL ? t->key : t->name);

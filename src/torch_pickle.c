@@ -199,6 +199,9 @@ static void strip_wrapper(struct ms_checkpoint *ck,
 
 		if (r->first == r->last)
 			continue;
+		for (size_t t = 0; t < ck->count; t++)
+			ck->tensors[t].outside_weights = t < r->first ||
+							 t >= r->last;
 		for (size_t t = r->first; t < r->last; t++) {
 			struct ms_tensor *x = &ck->tensors[t];
 

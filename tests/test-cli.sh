@@ -132,6 +132,18 @@ for name in tiny-cnn tiny-mobile; do
 		grep -q '"unused": \[\]' "$tmp/out"
 done
 
+# A training checkpoint: optimizer state beside the weights is neither a
+# layer of the draft nor an unused tensor.
+ck=$fixtures/readers/legacy-training.pth
+run --describe "$ck"
+tap_check "training checkpoint: draft has no optimizer layers" \
+	test "$(grep -c optimizer "$tmp/out")" -eq 0
+cp "$tmp/out" "$tmp/training.net"
+run --report --format=json --net="$tmp/training.net" "$ck"
+tap_eq "training checkpoint: draft scores" "$status" 0
+tap_check "training checkpoint: optimizer state is not unused" \
+	grep -q '"unused": \[\]' "$tmp/out"
+
 # --- a description alone: the CIFAR-100 baseline scores 2.0 ---
 run --report --net=wrn-28-10 --rules=challenge --score-type=2
 tap_eq "wrn-28-10 alone: exit 0" "$status" 0
