@@ -137,32 +137,24 @@ static int read_content(struct ms_checkpoint *ck, struct ms_bytes in,
 static int map_file(struct ms_checkpoint *ck, struct ms_error *err)
 {
 	struct ms_ck_priv *pv = ck->priv;
-	int fd = open(ck->path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	size_t size;
+	int fd = ms_open_regular(ck->path, &size, err);
 	void *map;
 
 	if (fd < 0)
-		return ms_fail(err, "%s: cannot open: %s", ck->path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return ms_fail(err, "%s: not a regular file", ck->path);
-	}
-	if (st.st_size == 0) {
+		return -1;
+	if (size == 0) {
 		close(fd);
 		return ms_fail(err, "%s: not a checkpoint: the file is empty",
 			       ck->path);
 	}
-	if ((uint64_t)st.st_size > SIZE_MAX) {
-		close(fd);
-		return ms_fail(err, "%s: the file is too large to map", ck->path);
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
 		return ms_fail(err, "%s: cannot map the file: %s", ck->path,
 			       strerror(errno));
 	pv->map.data = map;
-	pv->map.size = (size_t)st.st_size;
+	pv->map.size = size;
 	return 0;
 }
 

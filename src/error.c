@@ -1,9 +1,14 @@
-/* Error formatting and checked size arithmetic. */
+/* Error formatting, checked size arithmetic, and opening input files. */
 #include "error.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int ms_fail(struct ms_error *err, const char *fmt, ...)
 {
@@ -24,6 +29,40 @@ int ms_vfail_at(struct ms_error *err, const char *path, int line, int col,
 
 	vsnprintf(what, sizeof what, fmt, ap);
 	return ms_fail(err, "%s:%d:%d: %s", path, line, col, what);
+}
+
+int ms_open_regular(const char *path, size_t *size, struct ms_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0)
+		return ms_fail(err, "%s: cannot open: %s", path,
+			       strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		int saved = errno;
+
+		close(fd);
+		return ms_fail(err, "%s: cannot read: %s", path,
+			       strerror(saved));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return ms_fail(err, "%s: %s", path, S_ISDIR(st.st_mode)
+			       ? "is a directory, not a file"
+			       : "is not a regular file");
+	}
+	if ((uint64_t)st.st_size > SIZE_MAX) {
+		close(fd);
+		return ms_fail(err, "%s: the file is too large", path);
+	}
+
+	/* Reads of a regular file never block: clear the flag anyway, so
+	 * that later reads behave as usual. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if (size != NULL)
+		*size = (size_t)st.st_size;
+	return fd;
 }
 
 int ms_mul_size(size_t a, size_t b, size_t *out)

@@ -24,6 +24,13 @@ int ms_vfail_at(struct ms_error *err, const char *path, int line, int col,
 		const char *fmt, va_list ap)
 	__attribute__((format(printf, 5, 0)));
 
+/* Opens PATH for reading, but only when it is a regular file. The open
+ * does not block, so a FIFO without a writer is rejected rather than
+ * waited on. On success stores the file's size in *SIZE (when not NULL)
+ * and returns the descriptor. Returns -1 with ERR set to "PATH: problem"
+ * otherwise. */
+int ms_open_regular(const char *path, size_t *size, struct ms_error *err);
+
 /* Overflow-checked size arithmetic. Each returns 0 and stores the result on
  * success, or returns -1 and leaves *OUT unchanged on overflow. */
 int ms_mul_size(size_t a, size_t b, size_t *out);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "datadir.h"
 #include "net_internal.h"
@@ -150,11 +151,16 @@ int ms_net_parse(const char *path, const char *text, size_t len,
 /* Reads the whole file PATH, up to the description size limit. */
 static char *read_text(const char *path, size_t *len, struct ms_error *err)
 {
-	FILE *f = fopen(path, "rb");
+	int fd = ms_open_regular(path, NULL, err);
+	FILE *f;
 	char *buf;
 
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "rb");
 	if (f == NULL) {
 		ms_fail(err, "%s: cannot open: %s", path, strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	buf = malloc(NET_MAX_TEXT + 1);

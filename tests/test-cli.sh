@@ -47,6 +47,15 @@ run --list "$tmp/text.pth"
 tap_eq "text file exits 1" "$status" 1
 tap_check "text file: unknown format" grep -q 'unknown format' "$tmp/err"
 
+# A FIFO is refused at once instead of waiting for a writer.
+mkfifo "$tmp/in.fifo"
+timeout 10 "$MICROSCORE" --report "$tmp/in.fifo" >/dev/null 2>"$tmp/err"
+tap_eq "FIFO as checkpoint: exit 1 at once" "$?" 1
+timeout 10 "$MICROSCORE" --report --net="$tmp/in.fifo" >/dev/null 2>&1
+tap_eq "FIFO as description: exit 1 at once" "$?" 1
+run --report "$tmp"
+tap_eq "directory as checkpoint: exit 1" "$status" 1
+
 # A pickle that requests os.system gets a placeholder, never a call.
 cmd="touch $tmp/marker"
 printf '\200\002cos\nsystem\nU%b%s\205R.' \
