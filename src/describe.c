@@ -202,9 +202,16 @@ int ms_net_describe(FILE *out, const struct ms_checkpoint *ck,
 		ck->path != NULL ? ck->path : "the checkpoint");
 	if (c == 0)
 		c = 3;
-	fprintf(out, "input %lld %d %d    # guess: input size\n\n",
+	fprintf(out, "input %lld %d %d    # guess: input size\n",
 		(long long)c, classes == 1000 ? 224 : 32,
 		classes == 1000 ? 224 : 32);
+	if (classes == 1000)
+		fprintf(out, "baseline imagenet    # guess: 1000 classes\n");
+	fprintf(out, "# Weight bits of conv and linear layers, inferred from "
+		"their values:\n# the integer range, a codebook of at most %d "
+		"values, or the dtype.\n# Activation bits are not stored: "
+		"set abits where they are not 32.\ndefault wbits=auto\n\n",
+		MS_CODEBOOK_MAX);
 	for (long i = 0; i < n; i++) {
 		const char *p = layers[i].prefix, *q = i > 0 ?
 				layers[i - 1].prefix : "";

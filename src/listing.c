@@ -13,7 +13,7 @@ static const char *bits_kind(const struct ms_tensor_stats *s, bool is_signed)
 {
 	if (s->all_integer)
 		return is_signed ? "signed" : "unsigned";
-	if (!s->distinct_capped && s->distinct <= MS_CODEBOOK_MAX)
+	if (ms_stats_is_codebook(s))
 		return "codebook";
 	return "float";
 }

@@ -212,7 +212,6 @@ static int run(struct options *o)
 	}
 	if (ms_options_resolve_overrides(o, &net, &overrides, &err) != 0) {
 		fail_input(&err);
-		status = EXIT_USAGE;
 		goto out;
 	}
 

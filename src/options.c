@@ -84,8 +84,11 @@ static void print_help(void)
 "                           the description's, else cifar100\n"
 "      --count-quant        charge quant layers one op per element\n"
 "      --fold-bn            count batch norm as folded into its conv\n"
-"      --weight-bits=LAYER=N  set the weight bits of LAYER (repeatable)\n"
-"      --act-bits=LAYER=N   set the input activation bits of LAYER\n"
+"      --weight-bits=[LAYER=]N|auto  set the weight bits of LAYER, or of\n"
+"                           every conv and linear layer; 'auto' infers\n"
+"                           them from the weights (repeatable)\n"
+"      --act-bits=[LAYER=]N set the input activation bits of LAYER, or of\n"
+"                           every conv and linear layer (repeatable)\n"
 "\n"
 "Output:\n"
 "      --format=FORMAT      'text', 'json' or 'csv' (default: from the\n"
@@ -139,24 +142,34 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+/* Parses --weight-bits or --act-bits: "[LAYER=]N", or for weights also
+ * "[LAYER=]auto". Without LAYER the width applies to every conv and linear
+ * layer. */
 static int add_bits(struct options *o, const char *arg, bool weight)
 {
 	const char *eq = strrchr(arg, '=');
+	const char *value = eq != NULL ? eq + 1 : arg;
 	struct option_bits *grown;
 	int bits;
 
-	if (eq == NULL || eq == arg || parse_int(eq + 1, 1, 32, &bits) != 0)
-		return usage_error("invalid bit override '%s': expected "
-				   "LAYER=N with N from 1 to 32", arg);
+	if (weight && strcmp(value, "auto") == 0)
+		bits = MS_BITS_AUTO;
+	else if (eq == arg || parse_int(value, 1, 32, &bits) != 0)
+		return usage_error("invalid bit width '%s': expected [LAYER=]N "
+				   "with N from 1 to 32%s", arg,
+				   weight ? ", or [LAYER=]auto" : "");
 	grown = realloc(o->bits, (o->bits_count + 1) * sizeof *grown);
 	if (grown == NULL)
 		return usage_error("out of memory at '%s'", arg);
 	o->bits = grown;
-	grown[o->bits_count].layer = strndup(arg, (size_t)(eq - arg));
+	grown[o->bits_count].layer = NULL;
 	grown[o->bits_count].bits = bits;
 	grown[o->bits_count].weight = weight;
-	if (grown[o->bits_count].layer == NULL)
-		return usage_error("out of memory at '%s'", arg);
+	if (eq != NULL) {
+		grown[o->bits_count].layer = strndup(arg, (size_t)(eq - arg));
+		if (grown[o->bits_count].layer == NULL)
+			return usage_error("out of memory at '%s'", arg);
+	}
 	o->bits_count++;
 	return MS_OPTIONS_RUN;
 }
@@ -367,6 +380,35 @@ int ms_options_parse(int argc, char **argv, struct options *o)
 	return MS_OPTIONS_RUN;
 }
 
+/* Applies one --weight-bits or --act-bits option to layer L, at index I
+ * of OV. Returns 0, or -1 with ERR set. */
+static int apply_bits(const struct option_bits *ob, const struct ms_net *net,
+		      const struct ms_layer *l, struct ms_override *ov,
+		      struct ms_error *err)
+{
+	int bits = ob->bits;
+
+	if (bits == MS_BITS_AUTO) {
+		bool is_signed;
+
+		if (l->weight == NULL)
+			return ms_fail(err, "%s: layer '%s' has no weight in "
+				       "the checkpoint to infer its bits from",
+				       net->path, l->name);
+		bits = ms_tensor_infer_bits(l->weight, &is_signed);
+	}
+	if (ob->weight)
+		ov->weight_bits = bits;
+	else
+		ov->act_bits = bits;
+	return 0;
+}
+
+static bool has_bits(const struct ms_layer *l)
+{
+	return l->kind == MS_LAYER_CONV || l->kind == MS_LAYER_LINEAR;
+}
+
 int ms_options_resolve_overrides(const struct options *o,
 				 const struct ms_net *net,
 				 struct ms_override **out,
@@ -380,6 +422,9 @@ int ms_options_resolve_overrides(const struct options *o,
 	ov = calloc(net->count ? net->count : 1, sizeof *ov);
 	if (ov == NULL)
 		return ms_fail(err, "out of memory");
+
+	/* Options apply in order, so a named layer can refine a width
+	 * given to all of them. */
 	for (size_t b = 0; b < o->bits_count; b++) {
 		const struct option_bits *ob = &o->bits[b];
 		bool found = false;
@@ -387,23 +432,29 @@ int ms_options_resolve_overrides(const struct options *o,
 		for (size_t i = 0; i < net->count; i++) {
 			const struct ms_layer *l = &net->layers[i];
 
-			if (strcmp(l->name, ob->layer) != 0)
+			if (ob->layer == NULL) {
+				/* Every conv and linear layer; with auto,
+				 * those that have a weight to infer from. */
+				if (!has_bits(l) || (ob->bits == MS_BITS_AUTO &&
+						     l->weight == NULL))
+					continue;
+			} else if (strcmp(l->name, ob->layer) != 0) {
 				continue;
-			if (l->kind != MS_LAYER_CONV &&
-			    l->kind != MS_LAYER_LINEAR) {
+			} else if (!has_bits(l)) {
 				free(ov);
-				return ms_fail(err, "%s: layer '%s' is a %s, "
-					       "which has no bit widths to set",
+				return ms_fail(err, "%s: layer '%s' is a %s; "
+					       "only conv and linear layers "
+					       "have bit widths to set",
 					       net->path, ob->layer,
 					       ms_layer_kind_name(l->kind));
 			}
-			if (ob->weight)
-				ov[i].weight_bits = ob->bits;
-			else
-				ov[i].act_bits = ob->bits;
+			if (apply_bits(ob, net, l, &ov[i], err) != 0) {
+				free(ov);
+				return -1;
+			}
 			found = true;
 		}
-		if (!found) {
+		if (!found && ob->layer != NULL) {
 			free(ov);
 			return ms_fail(err, "%s: no layer named '%s' (names "
 				       "are as in the report's first column)",

@@ -9,11 +9,14 @@
 #include "report.h"
 #include "score.h"
 
+/* The bit width "auto": inferred from the layer's weight. */
+#define MS_BITS_AUTO (-1)
+
 /* A precision override named on the command line, not yet bound to a
- * layer: LAYER=BITS. */
+ * layer: [LAYER=]BITS. */
 struct option_bits {
-	char *layer;
-	int bits;
+	char *layer;   /* NULL: every conv and linear layer */
+	int bits;      /* 1 to 32, or MS_BITS_AUTO */
 	bool weight;   /* true for --weight-bits, false for --act-bits */
 };
 

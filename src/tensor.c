@@ -508,6 +508,12 @@ static int integer_bits(double min, double max, bool is_signed)
 	return 64;
 }
 
+bool ms_stats_is_codebook(const struct ms_tensor_stats *s)
+{
+	return !s->all_integer && !s->distinct_capped &&
+	       s->distinct <= MS_CODEBOOK_MAX && s->distinct * 2 <= s->elements;
+}
+
 int ms_stats_infer_bits(const struct ms_tensor_stats *s, bool *is_signed)
 {
 	int bits = 0;
@@ -516,10 +522,11 @@ int ms_stats_infer_bits(const struct ms_tensor_stats *s, bool *is_signed)
 	if (s->all_integer)
 		return integer_bits(s->min, s->max, *is_signed);
 
-	/* Floats with at most 256 distinct values are read as a codebook of
-	 * ceil(log2(distinct)) bits. More distinct values mean the weights
-	 * were not quantized, so they need their full width. */
-	if (s->distinct_capped || s->distinct > MS_CODEBOOK_MAX)
+	/* Floats with at most 256 distinct values, each used twice on
+	 * average, are read as a codebook of ceil(log2(distinct)) bits.
+	 * Otherwise the weights were not quantized and need their full
+	 * width. */
+	if (!ms_stats_is_codebook(s))
 		return 32;
 	while (ldexp(1.0, bits) < (double)s->distinct)
 		bits++;

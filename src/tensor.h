@@ -93,11 +93,16 @@ int64_t ms_shape_elements(int ndim, const int64_t *shape);
  * quantization codebook (an 8-bit index). */
 #define MS_CODEBOOK_MAX 256
 
+/* Returns true when a tensor that is not all integers looks quantized to a
+ * codebook: at most MS_CODEBOOK_MAX distinct values, each used at least
+ * twice on average. */
+bool ms_stats_is_codebook(const struct ms_tensor_stats *s);
+
 /* Infers the bit width the values need. All-integer tensors need the
- * signed or unsigned width of [min, max]. Other tensors with at most
- * MS_CODEBOOK_MAX distinct values need ceil(log2(distinct)) bits, the index
- * width of a codebook, and the rest need 32. Sets *IS_SIGNED to whether the
- * minimum is negative. */
+ * signed or unsigned width of [min, max]. Codebook tensors (see
+ * ms_stats_is_codebook) need ceil(log2(distinct)) bits, the index width,
+ * and the rest need 32. Sets *IS_SIGNED to whether the minimum is
+ * negative. */
 int ms_stats_infer_bits(const struct ms_tensor_stats *s, bool *is_signed);
 
 /* As ms_stats_infer_bits(), but never wider than T's dtype, so that an

@@ -226,7 +226,7 @@ static void test_scan_and_bits(void)
 {
 	struct ms_checkpoint ck = { .path = strdup("unit") };
 	struct ms_error err;
-	float *a = calloc(16, 4), *u = calloc(16, 4), *q = calloc(61, 4);
+	float *a = calloc(16, 4), *u = calloc(16, 4), *q = calloc(122, 4);
 	float *many = calloc(70000, 4), *m = calloc(16, 4);
 	struct ms_tensor *t;
 	bool is_signed = false;
@@ -244,8 +244,8 @@ static void test_scan_and_bits(void)
 		m[i] = (float)(i % 2);
 	}
 	a[8] = -0.0f;                           /* same value as a[8] = 0 */
-	for (int i = 0; i < 61; i++)
-		q[i] = 0.01f * (float)i;
+	for (int i = 0; i < 122; i++)
+		q[i] = 0.01f * (float)(i % 61);  /* 61 levels, each twice */
 	for (int i = 0; i < 70000; i++)
 		many[i] = (float)i + 0.5f;
 
@@ -261,11 +261,17 @@ static void test_scan_and_bits(void)
 	if (tap_ok(t != NULL, "unsigned tensor scanned"))
 		tap_ok(ms_stats_infer_bits(&t->stats, &is_signed) == 4 && !is_signed,
 		       "integers in [0, 15] need 4 unsigned bits");
-	t = add_f32(&ck, "levels", q, 61, &err);
+	t = add_f32(&ck, "levels", q, 122, &err);
 	if (tap_ok(t != NULL, "61-level tensor scanned"))
 		tap_ok(!t->stats.all_integer &&
 		       ms_stats_infer_bits(&t->stats, &is_signed) == 6,
 		       "61 distinct non-integers need 6 bits (2^6 = 64 >= 61)");
+	/* The first 61 elements hold each level once: values that never
+	 * repeat are not a codebook, so they keep 32 bits. */
+	t = add_f32(&ck, "distinct", q, 61, &err);
+	if (tap_ok(t != NULL, "61 distinct values scanned"))
+		tap_ok(ms_stats_infer_bits(&t->stats, &is_signed) == 32,
+		       "61 values used once each need 32 bits");
 	t = add_f32(&ck, "many", many, 70000, &err);
 	if (tap_ok(t != NULL, "70000-value tensor scanned")) {
 		tap_ok(t->stats.distinct_capped &&

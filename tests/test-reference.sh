@@ -59,6 +59,14 @@ for t in 0 1 2 3 4 5 6; do
 		close "$params" "$exact_params"
 done
 
+# The bit widths inferred from the weights (integers in [-8, 7] in every
+# conv, [-32, 31] in fc) are those the published scorer set by hand.
+"$MICROSCORE" --report --weight-bits=auto --score-type=0 "$ckpt" >"$tmp/auto.txt"
+got=$(awk '/^  op score/ { o = $3 } /^  param score/ { p = $3 }
+	   /^  score/ { s = $2 } END { print o, p, s }' "$tmp/auto.txt")
+tap_eq "inferred bit widths give the published type 0 row" \
+	"$got" "$(published_row 0)"
+
 # The layers own the checkpoint's tensors under their own names.
 tap_check "JSON names layers as in the checkpoint" \
 	grep -q '"name": "dense1.0.conv1"' "$tmp/r0.json"
