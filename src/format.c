@@ -158,6 +158,9 @@ int ms_save_atomic(const char *path, bool replace,
 		}
 	}
 	fd = open_temp(path, tmp, sizeof tmp);
+	if (fd < 0 && errno == ENOENT)
+		return ms_fail(err, "%s: its directory was not found; create "
+			       "it or choose another name", path);
 	if (fd < 0)
 		return ms_fail(err, "%s: cannot create a file in its "
 				    "directory: %s", path, strerror(errno));

@@ -107,6 +107,8 @@ static void csv_row(FILE *f, const struct ms_tensor *t)
 
 	ms_format_dims(t->ndim, t->shape, shape, sizeof shape);
 	ms_csv_field(f, t->name);
+	fputc(',', f);
+	ms_csv_field(f, t->key);
 	fprintf(f, ",%s,%s,%" PRId64 ",%" PRId64 ",", ms_dtype_name(t->dtype),
 		shape, s->elements, s->nonzero);
 	if (s->all_integer && s->elements > 0)
@@ -138,7 +140,7 @@ int ms_listing_write(FILE *f, enum ms_report_format format,
 		json_skipped(f, ck);
 		fputs("}\n", f);
 	} else if (format == MS_REPORT_CSV) {
-		fputs("name,dtype,shape,elements,nonzero,min,max,distinct,"
+		fputs("name,key,dtype,shape,elements,nonzero,min,max,distinct,"
 		      "distinct_capped,inferred_bits,inferred_kind,mask\n", f);
 		for (size_t i = 0; i < ck->count; i++)
 			csv_row(f, &ck->tensors[i]);

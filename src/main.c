@@ -83,9 +83,13 @@ static int list_builtins(void)
 	}
 	for (size_t i = 0; names[i] != NULL; i++) {
 		char *summary = ms_net_summary(names[i]);
+		char *params = ms_net_param_list(names[i]);
 
 		printf("%-20s %s\n", names[i], summary ? summary : "");
+		if (params != NULL)
+			printf("%-20s   params: %s\n", "", params);
 		free(summary);
+		free(params);
 	}
 	ms_net_free_names(names);
 	return 0;

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,10 @@ static int parse_overrides(const char *const *params, struct net_override *ov,
 				       "NAME=VALUE", params[i]);
 		errno = 0;
 		v = strtoll(eq + 1, &end, 10);
+		if (errno == ERANGE)
+			return ms_fail(err, "parameter '%s': value is out of "
+				       "range (at most %lld in magnitude)",
+				       params[i], LLONG_MAX);
 		if (eq[1] == '\0' || *end != '\0' || errno != 0)
 			return ms_fail(err, "parameter '%s': value is not an "
 				       "integer", params[i]);
@@ -286,6 +291,55 @@ static char *comment_text(const char *line)
 	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
 		len--;
 	return strndup(line, len);
+}
+
+char *ms_net_param_list(const char *spec)
+{
+	char *path = spec_path(spec), *list = NULL;
+	size_t used = 0;
+	char line[512];
+	FILE *f;
+
+	if (path == NULL)
+		return NULL;
+	f = fopen(path, "r");
+	free(path);
+	if (f == NULL)
+		return NULL;
+
+	/* "param" is allowed only at the top level, one per line, so a
+	 * line scan finds every parameter without parsing the file. */
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *p = line, *name, *end, *grown;
+		size_t len;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "param", 5) != 0 || (p[5] != ' ' && p[5] != '\t'))
+			continue;
+		name = p + 5;
+		while (*name == ' ' || *name == '\t')
+			name++;
+		end = strchr(name, '#');
+		if (end != NULL)
+			*end = '\0';
+		len = strcspn(name, "\r\n");
+		while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
+			len--;
+		grown = realloc(list, used + len + 3);
+		if (grown == NULL)
+			break;
+		list = grown;
+		if (used > 0) {
+			memcpy(list + used, ", ", 2);
+			used += 2;
+		}
+		memcpy(list + used, name, len);
+		used += len;
+		list[used] = '\0';
+	}
+	fclose(f);
+	return list;
 }
 
 char *ms_net_summary(const char *spec)

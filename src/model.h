@@ -156,6 +156,11 @@ void ms_net_free_names(char **names);
  * has no such comment or memory runs out. */
 char *ms_net_summary(const char *spec);
 
+/* Returns the "param" statements of the description SPEC as one line,
+ * "depth = 100, growth = 12, ...", newly allocated (free it), or NULL when
+ * it declares none or cannot be read. */
+char *ms_net_param_list(const char *spec);
+
 /* Returns the directory searched for built-ins: $MICROSCORE_DATADIR when
  * set, else the installed data directory. */
 const char *ms_net_datadir(void);

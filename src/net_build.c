@@ -548,7 +548,8 @@ static int run_stmt(struct net_builder *b, const struct net_stmt *st,
 	case NS_LAYER:
 		if (!b->have_input)
 			return net_fail(b, st->line, st->col,
-					"layer before 'input C H W'");
+					"a layer comes before the 'input C H W' "
+					"statement; put 'input' first");
 		return net_build_layer(b, st, sc, cur);
 	case NS_BLOCK:
 		if (enter(b, st, &inner, sc) < 0)
@@ -569,7 +570,8 @@ static int run_stmt(struct net_builder *b, const struct net_stmt *st,
 	case NS_GATE:
 		if (!b->have_input)
 			return net_fail(b, st->line, st->col,
-					"block before 'input C H W'");
+					"a block comes before the 'input C H W' "
+					"statement; put 'input' first");
 		return run_join(b, st, sc, cur);
 	}
 	return net_fail(b, st->line, st->col, "invalid statement");

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -136,6 +137,16 @@ static void text_names(FILE *f, const char *title, char **names, size_t n)
 		fprintf(f, "  %s\n", names[i]);
 }
 
+/* Writes a score with six decimals, as the published tables do, or with
+ * six significant digits when six decimals would show it as zero. */
+static void text_score(FILE *f, const char *label, double score)
+{
+	if (score != 0 && fabs(score) < 0.5e-6)
+		fprintf(f, "  %s %.6g\n", label, score);
+	else
+		fprintf(f, "  %s %.6f\n", label, score);
+}
+
 static void write_text(FILE *f, const struct ms_report_input *in)
 {
 	const struct ms_table *t = in->table;
@@ -145,9 +156,9 @@ static void write_text(FILE *f, const struct ms_report_input *in)
 	fprintf(f, "\ntotals\n");
 	fprintf(f, "  ops          %.6f\n", t->ops);
 	fprintf(f, "  params       %.6f\n", t->params);
-	fprintf(f, "  op score     %.6f\n", t->op_score);
-	fprintf(f, "  param score  %.6f\n", t->param_score);
-	fprintf(f, "  score        %.6f\n", t->score);
+	text_score(f, "op score    ", t->op_score);
+	text_score(f, "param score ", t->param_score);
+	text_score(f, "score       ", t->score);
 	text_names(f, "tensors not found in the checkpoint", in->net->missing,
 		   in->net->missing_count);
 	text_names(f, "checkpoint tensors no layer uses", in->net->unused,
@@ -238,9 +249,9 @@ static void csv_bits(FILE *f, int bits)
 		fputc(',', f);
 }
 
-/* One row per layer, then a "total" row with the ops and params. The
- * scores are these totals over the baseline's, given in the other
- * formats. */
+/* One row per layer, then a "total" row with the ops and params, a
+ * "score" row with the op and param scores in those columns, and a
+ * "final_score" row with their sum in the ops column. */
 static void write_csv(FILE *f, const struct ms_report_input *in)
 {
 	const struct ms_table *t = in->table;
@@ -262,6 +273,9 @@ static void write_csv(FILE *f, const struct ms_report_input *in)
 			c->adds, c->other, c->ops, c->params);
 	}
 	fprintf(f, "total,,,,,,,,,,,,%.17g,%.17g\n", t->ops, t->params);
+	fprintf(f, "score,,,,,,,,,,,,%.17g,%.17g\n", t->op_score,
+		t->param_score);
+	fprintf(f, "final_score,,,,,,,,,,,,%.17g,\n", t->score);
 }
 
 int ms_report_write(FILE *f, enum ms_report_format format,

@@ -101,7 +101,8 @@ static void error_paths(void)
 	      "63 is out of range (0 to 62)", "shift out of range");
 	fails("param a = 1\nparam a = 2\ninput 3 8 8\n", "t.net:2:1: 'a' "
 	      "is already defined", "parameter defined twice");
-	fails("relu\n", "t.net:1:1: layer before 'input C H W'",
+	fails("relu\n", "t.net:1:1: a layer comes before the 'input C H W' "
+	      "statement; put 'input' first",
 	      "layer before input");
 	fails("input 3 8 8\ninput 3 8 8\n", "t.net:2:1: 'input' is given "
 	      "more than once", "input twice");
