@@ -5,9 +5,19 @@
 #include "ckpriv.h"
 
 #include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* At most this many threads scan tensors, and only when the checkpoint
+ * holds at least this many elements: below it, starting threads costs
+ * more than it saves. */
+#define SCAN_THREADS 8
+#define SCAN_THREAD_MIN_ELEMENTS (1 << 22)
 
 struct ms_ck_priv *ms_ck_priv(struct ms_checkpoint *ck)
 {
@@ -407,6 +417,94 @@ static void free_tensor(struct ms_tensor *t)
 	free(t->stats.channel_nonzero);
 }
 
+/* The shared state of the scan threads: each takes the next tensor until
+ * none is left or one fails. */
+struct scan_job {
+	struct ms_checkpoint *ck;
+	const long *mask_of;
+	const bool *is_mask;
+	atomic_size_t next;
+	atomic_bool failed;
+	pthread_mutex_t lock;
+	size_t failed_at;           /* the lowest failing index */
+	struct ms_error error;      /* its message */
+};
+
+static void *scan_worker(void *arg)
+{
+	struct scan_job *job = arg;
+	size_t i;
+
+	while (!atomic_load(&job->failed) &&
+	       (i = atomic_fetch_add(&job->next, 1)) < job->ck->count) {
+		struct ms_tensor *t = &job->ck->tensors[i];
+		const struct ms_tensor *m = NULL;
+		struct ms_error scan_err;
+
+		if (job->is_mask[i])
+			continue;
+		if (job->mask_of[i] >= 0)
+			m = &job->ck->tensors[job->mask_of[i]];
+		if (ms_tensor_scan(t, m, &scan_err) < 0) {
+			pthread_mutex_lock(&job->lock);
+			if (i < job->failed_at) {
+				job->failed_at = i;
+				job->error = scan_err;
+			}
+			pthread_mutex_unlock(&job->lock);
+			atomic_store(&job->failed, true);
+		}
+	}
+	return NULL;
+}
+
+/* Scans every tensor that is not a mask, on up to SCAN_THREADS threads
+ * when the checkpoint is large enough to gain from them. Each tensor is
+ * still read once, by one thread. */
+static int scan_all(struct ms_checkpoint *ck, const long *mask_of,
+		    const bool *is_mask, struct ms_error *err)
+{
+	struct scan_job job = { .ck = ck, .mask_of = mask_of,
+				.is_mask = is_mask, .failed_at = SIZE_MAX };
+	pthread_t threads[SCAN_THREADS];
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = online > 1 ? (size_t)online : 1, started = 0;
+	int64_t elements = 0;
+
+	/* ms_ck_add() checked every count, so the sum is bounded by the
+	 * scan's element cap and cannot overflow. */
+	for (size_t i = 0; i < ck->count; i++) {
+		int64_t e = ms_shape_elements(ck->tensors[i].ndim,
+					      ck->tensors[i].shape);
+
+		if (e > 0)
+			elements += e;
+	}
+	if (want > SCAN_THREADS)
+		want = SCAN_THREADS;
+	if (elements < SCAN_THREAD_MIN_ELEMENTS)
+		want = 1;
+	atomic_init(&job.next, 0);
+	atomic_init(&job.failed, false);
+	pthread_mutex_init(&job.lock, NULL);
+
+	/* The calling thread is one of the workers; a thread that cannot be
+	 * started only means fewer of them. */
+	for (size_t i = 1; i < want; i++) {
+		if (pthread_create(&threads[started], NULL, scan_worker,
+				   &job) != 0)
+			break;
+		started++;
+	}
+	scan_worker(&job);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&job.lock);
+	if (atomic_load(&job.failed))
+		return ms_fail(err, "%s: %s", ck->path, job.error.msg);
+	return 0;
+}
+
 int ms_ck_finish(struct ms_checkpoint *ck, struct ms_error *err)
 {
 	long *mask_of = malloc((ck->count + 1) * sizeof *mask_of);
@@ -426,7 +524,6 @@ int ms_ck_finish(struct ms_checkpoint *ck, struct ms_error *err)
 	for (size_t i = 0; i < ck->count; i++) {
 		struct ms_tensor *t = &ck->tensors[i];
 		const struct ms_tensor *m = NULL;
-		struct ms_error scan_err;
 
 		if (is_mask[i])
 			continue;
@@ -448,11 +545,9 @@ int ms_ck_finish(struct ms_checkpoint *ck, struct ms_error *err)
 			ms_fail(err, "%s: out of memory", ck->path);
 			goto out;
 		}
-		if (ms_tensor_scan(t, m, &scan_err) < 0) {
-			ms_fail(err, "%s: %s", ck->path, scan_err.msg);
-			goto out;
-		}
 	}
+	if (scan_all(ck, mask_of, is_mask, err) < 0)
+		goto out;
 
 	/* Drop the masks; they stay mapped but are no longer listed. */
 	for (size_t i = 0; i < ck->count; i++) {

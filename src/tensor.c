@@ -293,6 +293,31 @@ static inline bool f32_is_integer(float v)
  * case. Keys of the distinct set are float32 bit patterns here. A small
  * direct-mapped table of keys already in the set lets most elements skip
  * the set lookup, and the loop avoids data-dependent branches. */
+/* Scans N float32 values for the nonzero count and the range only: the
+ * loop for values whose distinct count is capped and that are not all
+ * integers, which is every large unquantized tensor. It has no branches
+ * that depend on the data, so the compiler can vectorize it. */
+static void scan_f32_range(const unsigned char *p, int64_t n, float *lo,
+			   float *hi, int64_t *nonzero)
+{
+	float l = *lo, h = *hi;
+	int64_t nz = 0;
+
+	for (int64_t i = 0; i < n; i++) {
+		uint32_t b;
+		float v;
+
+		memcpy(&b, p + 4 * i, sizeof b);
+		memcpy(&v, &b, sizeof v);
+		nz += (b & 0x7fffffffu) != 0;
+		l = v < l ? v : l;
+		h = v > h ? v : h;
+	}
+	*lo = l;
+	*hi = h;
+	*nonzero += nz;
+}
+
 static int scan_f32(struct scan_state *s, const unsigned char *p, int64_t n,
 		    bool swap, int64_t *nonzero)
 {
@@ -301,6 +326,12 @@ static int scan_f32(struct scan_state *s, const unsigned char *p, int64_t n,
 	int64_t nz = 0;
 	bool all_integer = s->all_integer;
 
+	if (!swap && !all_integer && s->set.capped) {
+		scan_f32_range(p, n, &lo, &hi, nonzero);
+		s->min = lo;
+		s->max = hi;
+		return 0;
+	}
 	memset(seen, 0xff, sizeof seen);
 	for (int64_t i = 0; i < n; i++) {
 		uint32_t b, h;
