@@ -30,9 +30,14 @@ static int zip_has_data_pkl(struct ms_checkpoint *ck, struct ms_bytes in,
 	za = src ? zip_open_from_source(src, ZIP_RDONLY, &zerr) : NULL;
 	if (za == NULL) {
 		/* libzip finds no end of central directory record in a zip
-		 * archive cut short, and calls it "Not a zip archive". */
-		ms_fail(err, "%s: truncated or damaged zip archive: %s",
-			ck->path, zip_error_strerror(&zerr));
+		 * archive cut short, and calls it "Not a zip archive", which
+		 * the local header signature already contradicts. */
+		if (zip_error_code_zip(&zerr) == ZIP_ER_NOZIP)
+			ms_fail(err, "%s: truncated or damaged zip archive: no "
+				"end of central directory record", ck->path);
+		else
+			ms_fail(err, "%s: truncated or damaged zip archive: %s",
+				ck->path, zip_error_strerror(&zerr));
 		zip_source_free(src);
 		zip_error_fini(&zerr);
 		return -1;
@@ -62,9 +67,9 @@ static int npy_name(const char *path, char *out, size_t size)
 	return 0;
 }
 
-/* Header lengths above this are not taken as safetensors when detecting
- * the format. The safetensors library (0.4) rejects headers over 100 MB;
- * the margin keeps files it would reject recognizable. */
+/* A safetensors header length above this that also runs past the end of
+ * the file is reported as too large rather than as a truncated file. The
+ * safetensors library (0.4) rejects headers over 100 MB. */
 #define SAFETENSORS_MAX_HEADER ((uint64_t)1 << 30)
 
 static const char *const formats[][2] = {
@@ -108,11 +113,19 @@ static int read_content(struct ms_checkpoint *ck, struct ms_bytes in,
 	for (int i = 7; i >= 0 && in.size >= 9; i--)
 		header = header << 8 | d[i];
 	/* Safetensors comes before pickles: its header length may well
-	 * start with the byte 0x80. A declared header length that runs past
-	 * the end is a truncated file, which the reader reports, unless the
-	 * length is too large to be a safetensors header at all. */
-	if (in.size >= 9 && d[8] == '{' && header <= SAFETENSORS_MAX_HEADER) {
+	 * start with the byte 0x80. No torch legacy file has '{' at byte 8:
+	 * its magic-number pickle puts a digit (protocols 0 and 1), 0xf9
+	 * (protocols 2 and 3) or the sixth byte of a frame length (protocol
+	 * 4 and later) there. A declared header length that runs
+	 * past the end is a truncated file, which the reader reports, unless
+	 * the length is too large to be a safetensors header at all. */
+	if (in.size >= 9 && d[8] == '{') {
 		ck->format = formats[4][gzipped];
+		if (header > SAFETENSORS_MAX_HEADER && header > in.size - 8)
+			return ms_fail(err, "%s: safetensors header length %llu "
+				       "is larger than the file (%zu bytes)",
+				       ck->path, (unsigned long long)header,
+				       in.size);
 		return ms_read_safetensors(ck, in, err);
 	}
 	/* A legacy stream starts with its magic-number pickle: PROTO at

@@ -20,9 +20,9 @@
 #define GZIP_PREFIX_BASE ((uint64_t)64 << 20)
 #define GZIP_PREFIX_RATIO 8
 
-/* Content that declares no size of its own (npz, a torch zip whose first
- * member is not a stored data.pkl, headers that do not load within the
- * prefix) is capped at GZIP_CAP_RATIO times the compressed size plus
+/* Content that declares no size of its own (a zip whose first member is
+ * neither a stored data.pkl nor a member ms_npz_bound() can walk, headers
+ * that do not load within the prefix) is capped at GZIP_CAP_RATIO times the compressed size plus
  * GZIP_CAP_SLACK, and never more than GZIP_HARD_MAX. NOTE: the ratio is
  * an estimate. Deflate shrinks long runs of zeros about 1000 times (zlib
  * 1.2.13 made 130 KB of 128 MiB of zeros), so such content of almost only
@@ -37,6 +37,7 @@
 
 enum phase {
 	PHASE_PREFIX,    /* no bound yet: LIMIT is the prefix limit */
+	PHASE_WALK,      /* walking npz members: LIMIT is the next step's */
 	PHASE_BOUNDED,   /* LIMIT is one byte past the declared bound */
 	PHASE_CAPPED     /* LIMIT is the cap for content without a bound */
 };
@@ -51,6 +52,7 @@ struct inflater {
 	size_t cap_limit;        /* the limit of PHASE_CAPPED */
 	enum phase phase;
 	struct ms_size_bound bound;
+	struct ms_npz_walk walk;
 	struct ms_error *err;
 };
 
@@ -94,13 +96,30 @@ static int content_bound(const char *path, struct ms_bytes prefix,
 static int settle_bound(struct inflater *f)
 {
 	struct ms_bytes prefix = { f->buf, f->used };
-	bool unknown;
-	int rc = content_bound(f->path, prefix, &f->bound, &unknown, f->err);
+	bool unknown = false;
+	uint64_t need;
+	int rc;
 
+	if (f->phase == PHASE_PREFIX)
+		rc = content_bound(f->path, prefix, &f->bound, &unknown, f->err);
+	else
+		rc = ms_npz_bound(f->path, prefix, &f->walk, &need, &f->bound,
+				  f->err);
+	/* A zip that is no torch archive is taken as an npz. */
+	if (rc == MS_BOUND_NONE && f->phase == PHASE_PREFIX &&
+	    memcmp(f->buf, "PK\3\4", 4) == 0) {
+		f->phase = PHASE_WALK;
+		rc = ms_npz_bound(f->path, prefix, &f->walk, &need, &f->bound,
+				  f->err);
+	}
 	if (rc == MS_BOUND_ERROR)
 		return -1;
 	if (unknown)
 		return 1;
+	if (rc == MS_BOUND_MORE && f->phase == PHASE_WALK) {
+		f->limit = need < SIZE_MAX / 2 ? (size_t)need : SIZE_MAX / 2;
+		return 0;
+	}
 	if (rc == MS_BOUND_MORE && f->cap < f->limit)
 		return 0;
 	if (rc != MS_BOUND_KNOWN) {
@@ -156,7 +175,8 @@ static int inflate_all(struct inflater *f)
 		int ret;
 
 		if (f->used == f->cap) {
-			ret = f->phase == PHASE_PREFIX ? settle_bound(f) : 0;
+			ret = f->phase == PHASE_PREFIX || f->phase == PHASE_WALK
+				      ? settle_bound(f) : 0;
 			if (ret != 0)
 				return ret;
 			if (f->cap >= f->limit)

@@ -49,6 +49,26 @@ int ms_npy_bound(const char *path, struct ms_bytes prefix,
 int ms_safetensors_bound(const char *path, struct ms_bytes prefix,
 			 struct ms_size_bound *bound, struct ms_error *err);
 
+/* The state of a walk over the members of an npz archive. Zero it to
+ * start at the first local header. */
+struct ms_npz_walk {
+	uint64_t pos;            /* the offset of the next local header */
+	uint64_t data;           /* the member bytes walked over */
+	uint64_t central;        /* their central directory entries, at most */
+};
+
+/* Walks the local headers of an npz archive in PREFIX from WALK->pos on,
+ * and returns an enum ms_bound_result. MS_BOUND_MORE sets *NEED to the
+ * prefix size that the next step reads; call again with a longer prefix
+ * and the same WALK. The bound is known once the walk meets anything but
+ * a local header (normally the central directory): it is the members
+ * walked over, a central directory entry each, and the end records.
+ * MS_BOUND_NONE: a member is encrypted, uses another method than stored
+ * or deflated, or is deflated with its sizes only in a data descriptor. */
+int ms_npz_bound(const char *path, struct ms_bytes prefix,
+		 struct ms_npz_walk *walk, uint64_t *need,
+		 struct ms_size_bound *bound, struct ms_error *err);
+
 /* Inflates IN, a gzip stream of one or more members, into a buffer that CK
  * owns (struct ms_ck_priv.inflated), and stores it in *OUT. The output may
  * not exceed the bound that its content declares. Content that declares

@@ -420,3 +420,172 @@ int ms_torch_zip_bound(const char *path, struct ms_bytes prefix,
 	bound->declared_by = "its storages declare";
 	return MS_BOUND_KNOWN;
 }
+
+/* ---------------------------------------------------------------------
+ * The size bound of a gzip-wrapped npz archive, walked member by member. */
+
+static uint64_t get_le(const unsigned char *p, int bytes)
+{
+	uint64_t v = 0;
+
+	while (bytes-- > 0)
+		v = v << 8 | p[bytes];
+	return v;
+}
+
+/* Replaces the all-ones 32-bit sizes USIZE and CSIZE of a local header
+ * with those of its ZIP64 extra field (ID 1), which lists the
+ * uncompressed size, then the compressed size, each only when its 32-bit
+ * field is all ones. Returns false when a needed size is missing. */
+static bool local_zip64_sizes(const unsigned char *extra, size_t len,
+			      uint64_t *usize, uint64_t *csize)
+{
+	size_t at = 0;
+
+	while (at + 4 <= len) {
+		size_t id = get_le(extra + at, 2), size = get_le(extra + at + 2, 2);
+		size_t field = at + 4;
+
+		if (at + 4 + size > len)
+			return false;
+		if (id == 1) {
+			if (*usize == UINT32_MAX && field + 8 <= at + 4 + size) {
+				*usize = get_le(extra + field, 8);
+				field += 8;
+			}
+			if (*csize == UINT32_MAX && field + 8 <= at + 4 + size)
+				*csize = get_le(extra + field, 8);
+		}
+		at += 4 + size;
+	}
+	return *usize != UINT32_MAX && *csize != UINT32_MAX;
+}
+
+/* Returns the length of the data descriptor at D (AVAILABLE bytes) that
+ * follows a member of CSIZE compressed bytes, or 0 when none matches. The
+ * descriptor is an optional signature, the CRC-32, then both sizes in 4
+ * or (ZIP64) 8 bytes each. */
+static size_t descriptor_length(const unsigned char *d, size_t available,
+				uint64_t csize)
+{
+	size_t sig = available >= 4 && get_le(d, 4) == 0x08074b50 ? 4 : 0;
+
+	if (available >= sig + 20 && get_le(d + sig + 4, 8) == csize)
+		return sig + 20;
+	if (available >= sig + 12 && get_le(d + sig + 4, 4) == csize)
+		return sig + 12;
+	return 0;
+}
+
+/* Steps WALK over the member whose local header is at WALK->pos.
+ * Returns MS_BOUND_MORE with *NEED set, 1 after a step, MS_BOUND_NONE or
+ * MS_BOUND_ERROR. */
+static int step_member(const char *path, struct ms_bytes prefix,
+		       struct ms_npz_walk *walk, uint64_t *need,
+		       struct ms_error *err)
+{
+	const unsigned char *d = prefix.data + walk->pos;
+	size_t available = prefix.size - walk->pos, name_len, extra_len;
+	uint64_t usize, csize, data_start, length, end;
+	int flags, method;
+
+	if (available < ZIP_LOCAL_SIZE) {
+		*need = walk->pos + ZIP_LOCAL_SIZE;
+		return MS_BOUND_MORE;
+	}
+	flags = (int)get_le(d + 6, 2);
+	method = (int)get_le(d + 8, 2);
+	csize = get_le(d + 18, 4);
+	usize = get_le(d + 22, 4);
+	name_len = get_le(d + 26, 2);
+	extra_len = get_le(d + 28, 2);
+	data_start = ZIP_LOCAL_SIZE + name_len + extra_len;
+	if (available < data_start) {
+		*need = walk->pos + data_start;
+		return MS_BOUND_MORE;
+	}
+	if ((flags & 1) != 0)
+		return MS_BOUND_NONE;
+	if ((flags & 8) != 0 && method != MS_ZIP_STORED)
+		return MS_BOUND_NONE;
+	if ((flags & 8) == 0 && (usize == UINT32_MAX || csize == UINT32_MAX) &&
+	    !local_zip64_sizes(d + ZIP_LOCAL_SIZE + name_len, extra_len,
+			       &usize, &csize))
+		return MS_BOUND_NONE;
+	if (method == MS_ZIP_STORED) {
+		struct ms_bytes npy = { d + data_start, available - data_start };
+		struct ms_size_bound array;
+		int rc;
+
+		if (npy.size >= 6 && memcmp(npy.data, "\x93NUMPY", 6) != 0)
+			return MS_BOUND_NONE;
+		rc = ms_npy_bound(path, npy, &array, err);
+		if (rc == MS_BOUND_MORE) {
+			/* The magic, version and length, then at most
+			 * NPY_HEADER_MAX bytes of header, as npy.c reads. */
+			*need = walk->pos + data_start + 12 + ((size_t)1 << 20);
+			return MS_BOUND_MORE;
+		}
+		if (rc != MS_BOUND_KNOWN)
+			return rc;
+		length = array.total;
+		if ((flags & 8) == 0 && csize < length)
+			length = csize;
+	} else if (method == MS_ZIP_DEFLATED) {
+		length = csize;
+	} else {
+		return MS_BOUND_NONE;
+	}
+	if (length > UINT64_MAX / 4 - walk->pos - data_start) {
+		ms_fail(err, "%s: zip member at byte %llu declares more than "
+			"2^62 bytes", path, (unsigned long long)walk->pos);
+		return MS_BOUND_ERROR;
+	}
+	end = walk->pos + data_start + length;
+	if ((flags & 8) != 0) {
+		size_t tail;
+
+		if (prefix.size < end + ZIP_DESCRIPTOR_MAX) {
+			*need = end + ZIP_DESCRIPTOR_MAX;
+			return MS_BOUND_MORE;
+		}
+		tail = descriptor_length(prefix.data + end, ZIP_DESCRIPTOR_MAX,
+					 length);
+		if (tail == 0)
+			return MS_BOUND_NONE;
+		end += tail;
+	}
+	walk->data += length;
+	walk->central += ZIP_CENTRAL_SIZE + name_len + ZIP_EXTRA_MAX;
+	walk->pos = end;
+	return 1;
+}
+
+/* A stored member counts at the size its npy header declares (or its
+ * local header's size, when smaller). A deflated member counts at the
+ * compressed size of its local header: the npy header inside it would
+ * need inflating, and the reader checks the array against it anyway. */
+int ms_npz_bound(const char *path, struct ms_bytes prefix,
+		 struct ms_npz_walk *walk, uint64_t *need,
+		 struct ms_size_bound *bound, struct ms_error *err)
+{
+	for (;;) {
+		int rc;
+
+		if (prefix.size < walk->pos + 4) {
+			*need = walk->pos + ZIP_LOCAL_SIZE;
+			return MS_BOUND_MORE;
+		}
+		if (memcmp(prefix.data + walk->pos, "PK\3\4", 4) != 0)
+			break;
+		rc = step_member(path, prefix, walk, need, err);
+		if (rc != 1)
+			return rc;
+	}
+	/* The central directory or whatever else follows the last member:
+	 * only the directory and the end records may follow. */
+	bound->total = walk->pos + walk->central + ZIP_END_MAX;
+	bound->tensor_bytes = walk->data;
+	bound->declared_by = "its members declare";
+	return MS_BOUND_KNOWN;
+}

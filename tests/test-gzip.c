@@ -175,6 +175,45 @@ static uint64_t arch_storage_bytes(const char *name)
 	return total;
 }
 
+/* The npz of npz-mixed.npz.gz up to its central directory, followed by
+ * the zeros. Its members declare their bytes: the stored a.npy by its npy
+ * header, the deflated b.npy by its compressed size. Python wrote no data
+ * descriptors, so the directory starts where the last member's bytes end,
+ * and the declared total is the sum of the members' compressed sizes in
+ * the central directory. */
+static void check_npz_bomb(void)
+{
+	size_t size;
+	unsigned char *npz = slurp_gunzipped(fixture("formats/npz-mixed.npz.gz"),
+					     &size);
+	struct ms_zip *archive = npz ? ms_zip_open("npz-mixed",
+		(struct ms_bytes){ npz, size }, &(struct ms_error){ "" }) : NULL;
+	uint64_t declared = 0, end = 0;
+	char want[128];
+
+	if (!tap_ok(archive != NULL && ms_zip_count(archive) == 2,
+		    "npz-mixed fixture read")) {
+		free(npz);
+		return;
+	}
+	for (size_t i = 0; i < ms_zip_count(archive); i++) {
+		const struct ms_zip_member *m = ms_zip_member(archive, i);
+
+		declared += m->compressed_size;
+		if (m->data_offset + m->compressed_size > end)
+			end = m->data_offset + m->compressed_size;
+	}
+	tap_ok(ms_zip_member(archive, 0)->method == MS_ZIP_STORED &&
+	       ms_zip_member(archive, 1)->method == MS_ZIP_DEFLATED,
+	       "npz-mixed: a stored and a deflated member");
+	snprintf(want, sizeof want, "its members declare %llu bytes",
+		 (unsigned long long)declared);
+	BOMB("npz bomb", npz, (size_t)end, "larger than its tensors can need",
+	     want);
+	ms_zip_close(archive);
+	free(npz);
+}
+
 /* Bombs with valid headers that declare small tensors, followed by a
  * gigabyte of zeros: each must stop near what its header declares. */
 static void test_declared_bombs(void)
@@ -243,6 +282,8 @@ static void test_declared_bombs(void)
 		ms_zip_close(archive);
 	free(zip);
 
+	check_npz_bomb();
+
 	/* Content that matches no format stops after its first bytes. */
 	BOMB("zeros only", NULL, 0, "unknown format (first bytes 00 00");
 
@@ -252,8 +293,8 @@ static void test_declared_bombs(void)
 	       (unsigned long long)resnet20);
 }
 
-/* A zip whose first member is not TOP/data.pkl (an npz) declares no size,
- * so the ratio cap stops it. */
+/* A zip whose first member is stored but contains no npy (here: zeros)
+ * declares no size, so the ratio cap stops it. */
 static void test_capped_bomb(void)
 {
 	size_t size;
@@ -262,7 +303,7 @@ static void test_capped_bomb(void)
 	if (!tap_ok(npz != NULL && size > 30, "npz fixture read"))
 		return;
 	/* It inflates about 320 MiB before the cap stops it. */
-	check_bomb("npz bomb", npz, 30 + (npz[26] | (size_t)npz[27] << 8) +
+	check_bomb("npz without npy bomb", npz, 30 + (npz[26] | (size_t)npz[27] << 8) +
 		   (npz[28] | (size_t)npz[29] << 8), 10,
 		   (const char *const[]){ "256 times its compressed size",
 					  "gzip bomb", NULL });
@@ -426,9 +467,32 @@ static const char *const wrapped[] = {
 	"readers/legacy-dtypes.pth", "describe-tiny-cnn.pth",
 	"formats/torch-all.pt", "formats/torch-deflated.pt",
 	"formats/torch-zip64cd.pt", "formats/npz-stored.npz",
-	"formats/npz-compressed.npz", "formats/npy-c.npy",
+	"formats/npz-compressed.npz", "formats/npz-zip64.npz",
+	"formats/npy-c.npy",
 	"formats/npy-v3.npy", "formats/safetensors-all.safetensors",
 };
+
+/* An npz of over 64 KiB, whose members the gzip reader walks as they
+ * are inflated, matches its plain form (inflated by zlib's gzread). */
+static void test_walked_npz(void)
+{
+	const char *plain = "npz-mixed.npz";
+	size_t size;
+	unsigned char *npz = slurp_gunzipped(fixture("formats/npz-mixed.npz.gz"),
+					     &size);
+	FILE *f = fopen(plain, "wb");
+	bool written = f != NULL && npz != NULL &&
+		       fwrite(npz, 1, size, f) == size;
+
+	if (f != NULL && fclose(f) != 0)
+		written = false;
+	if (tap_ok(written && size > 64 * 1024, "npz-mixed: plain file "
+		   "of over 64 KiB written"))
+		compare_files("npz-mixed", plain,
+			      fixture("formats/npz-mixed.npz.gz"));
+	unlink(plain);
+	free(npz);
+}
 
 static void test_wrapped(void)
 {
@@ -598,6 +662,7 @@ int main(void)
 	test_arch("resnet50");
 	test_arch("wrn28_10");
 	test_wrapped();
+	test_walked_npz();
 	test_big_files();
 	test_truncation("formats/torch-all.pt", 1);
 	test_truncation("formats/safetensors-all.safetensors", 1);

@@ -143,6 +143,30 @@ static size_t write_prefix(const char *src, const char *path, size_t n,
 	return out != NULL && got >= 8 ? got : 0;
 }
 
+/* A header length of 2^62 (little endian: seven zero bytes, then 0x40)
+ * followed by "{}" is still safetensors, and a file of 10 bytes. */
+static void test_huge_header_length(const char *tmp)
+{
+	static const unsigned char bytes[] = { 0, 0, 0, 0, 0, 0, 0, 0x40,
+					       '{', '}' };
+	const char *want = "safetensors header length 4611686018427387904 is "
+			   "larger than the file (10 bytes)";
+	struct ms_checkpoint ck;
+	struct ms_error err;
+	FILE *f = fopen(tmp, "wb");
+
+	if (f != NULL) {
+		fwrite(bytes, 1, sizeof bytes, f);
+		fclose(f);
+	}
+	tap_ok(ms_checkpoint_open(tmp, &ck, &err) < 0,
+	       "huge safetensors header length rejected");
+	if (!tap_ok(strstr(err.msg, want) != NULL,
+		    "huge safetensors header length: message gives both sizes"))
+		printf("# %s\n# want: %s\n", err.msg, want);
+	unlink(tmp);
+}
+
 static void test_truncated_messages(void)
 {
 	const char *tmp = "test-quant-prefix.tmp";
@@ -159,6 +183,10 @@ static void test_truncated_messages(void)
 	if (!tap_ok(strstr(err.msg, "truncated or damaged zip archive") != NULL,
 		    "truncated zip: message says truncated or damaged"))
 		printf("# %s\n", err.msg);
+	tap_ok(strstr(err.msg, "no end of central directory record") != NULL,
+	       "truncated zip: message names the missing record");
+	tap_ok(strstr(err.msg, "Not a zip archive") == NULL,
+	       "truncated zip: no libzip text");
 
 	/* Cut inside the header: the first 8 bytes are its length N, little
 	 * endian, so a file of 8 + N / 2 bytes has N / 2 of them. */
@@ -181,6 +209,7 @@ static void test_truncated_messages(void)
 	tap_ok(strstr(err.msg, "unknown format") == NULL,
 	       "truncated safetensors: format recognized");
 	unlink(tmp);
+	test_huge_header_length(tmp);
 }
 
 int main(void)
