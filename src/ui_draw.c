@@ -189,7 +189,8 @@ static void draw_suggestion(const struct ms_app *app, int y, int end,
 {
 	int input_w = ms_ui_text_width(app->input);
 
-	if (!app->input_selected || input_w == 0 ||
+	if (!app->input_selected || app->prompt == MS_PROMPT_REPLACE ||
+	    input_w == 0 ||
 	    ms_ui_text_width(text) != end || input_w > end)
 		return;
 	ms_ui_put(y, end - input_w, input_w, app->input, A_BOLD | A_REVERSE,
