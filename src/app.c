@@ -403,6 +403,8 @@ unsigned ms_app_key(struct ms_app *app, int key)
 
 	if (key == MS_KEY_RESIZE)
 		return MS_APP_RESIZE | MS_APP_REDRAW;
+	if (app->too_small)
+		return key == 'q' ? MS_APP_QUIT : 0;
 	if (app->prompt != MS_PROMPT_NONE)
 		return ms_app_prompt_key(app, key);
 	if (app->show_help) {

@@ -58,6 +58,14 @@ struct ms_app {
 	enum ms_prompt prompt;
 	char input[MS_APP_INPUT_MAX];    /* the prompt's text, UTF-8 */
 	size_t input_len;                /* in bytes */
+	bool input_selected;             /* the input is a suggestion (the
+					  * default name or current bits)
+					  * that the first typed character
+					  * replaces */
+	bool too_small;                  /* set by the terminal layer while
+					  * the terminal is too small to lay
+					  * out: keys other than q and resize
+					  * are ignored */
 	int pending_weight_bits;         /* the bits prompt's accepted weight
 					  * bits, applied with the activation
 					  * bits; 0 when they do not apply */
@@ -81,20 +89,26 @@ void ms_app_free(struct ms_app *app);
 int ms_app_recompute(struct ms_app *app, struct ms_error *err);
 
 /* Handles one key: a character, or an enum ms_key code from keys.h. While
- * a prompt is open the key edits or answers it; while help is shown any
+ * APP->too_small is set, only q (quit) and MS_KEY_RESIZE act, because
+ * nothing shows what other keys would change. While a prompt is open the key edits or answers it; while help is shown any
  * key closes it. Otherwise the key table (keys.c) picks the handler.
  * Returns enum ms_app_flag bits. Never fails: problems go to the message
  * line. */
 unsigned ms_app_key(struct ms_app *app, int key);
 
 /* Handles KEY while a prompt is open: Enter accepts, Escape cancels,
- * Backspace deletes a character; the replace question takes y or n. An
+ * Backspace deletes a character, Ctrl-U clears the input and Ctrl-W
+ * deletes the word before the end; the replace question takes y or n.
+ * While the input is a selected suggestion, a printable character
+ * replaces it, and Backspace, Ctrl-U and Ctrl-W edit it. Editing clears an
+ * error message left by a rejected answer. An
  * answer that is rejected (an export that fails, bits out of range) keeps
  * the prompt open with the typed text, and the reason in APP->message
  * with APP->message_is_error set. Returns enum ms_app_flag bits. */
 unsigned ms_app_prompt_key(struct ms_app *app, int key);
 
-/* Opens the export prompt with the default file name as its text. On
+/* Opens the export prompt with the default file name as its selected
+ * suggestion (see ms_app_prompt_key()). On
  * Enter the report is written with ms_report_save(): JSON for a name
  * ending in ".json", CSV for ".csv" and text otherwise. A leading "~/"
  * stands for $HOME. A name that exists but is not a regular file (a
@@ -106,8 +120,8 @@ unsigned ms_app_export_start(struct ms_app *app);
 
 /* Opens the bits prompt for the selected layer: first its weight bits
  * (skipped on a layer without weights), then its activation bits, each a
- * whole number from 1 to 32, where an empty answer keeps the current
- * value. Both are set when the second is accepted, as overrides, or as no
+ * whole number from 1 to 32. Each question starts with the current value
+ * as its selected suggestion, and an empty answer also keeps it. Both are set when the second is accepted, as overrides, or as no
  * override when equal to the description's value; Escape cancels both.
  * On a layer whose bits do not apply, sets an error message instead.
  * Returns enum ms_app_flag bits. */
@@ -117,9 +131,18 @@ unsigned ms_app_bits_start(struct ms_app *app);
  * "" when no prompt is open. */
 void ms_app_prompt_text(const struct ms_app *app, char *buf, size_t size);
 
-/* Appends TEXT (UTF-8, no control characters) to an open prompt's input.
- * Returns enum ms_app_flag bits; text that does not fit is dropped with a
- * message. */
+/* Writes the open prompt's text as ms_app_prompt_text() does, in its
+ * FORM-th shorter wording for narrow terminals: 0 is the full text, and
+ * each next form drops the least needed words first (the key hints, then
+ * the layer name), always keeping the range and the input. Returns false
+ * when FORM is past the shortest form, which BUF then contains. */
+bool ms_app_prompt_text_form(const struct ms_app *app, int form, char *buf,
+			     size_t size);
+
+/* Appends TEXT (UTF-8, no control characters) to an open prompt's input,
+ * replacing it first when it is a selected suggestion. Ignored while
+ * APP->too_small is set. Returns enum ms_app_flag bits; text that does
+ * not fit is dropped with a message. */
 unsigned ms_app_prompt_insert(struct ms_app *app, const char *text);
 
 /* Formats the status line message; IS_ERROR selects the warning colour. */

@@ -21,6 +21,19 @@ static const char *bits_name(bool weight)
 	return weight ? "weight" : "activation";
 }
 
+/* Puts the selected layer's current bits for the open question into the
+ * input as a selected suggestion. */
+static void suggest_current(struct ms_app *app)
+{
+	bool weight = app->prompt == MS_PROMPT_WEIGHT_BITS;
+	char text[16];
+
+	snprintf(text, sizeof text, "%d",
+		 ms_app_bits(app, app->selected, weight));
+	ms_app_input_set(app, text);
+	app->input_selected = true;
+}
+
 unsigned ms_app_bits_start(struct ms_app *app)
 {
 	size_t i = app->selected;
@@ -37,9 +50,9 @@ unsigned ms_app_bits_start(struct ms_app *app)
 	}
 	app->message[0] = '\0';
 	app->pending_weight_bits = 0;
-	ms_app_input_set(app, "");
 	app->prompt = ms_app_weight_bits_apply(app, i) ?
 		MS_PROMPT_WEIGHT_BITS : MS_PROMPT_ACT_BITS;
+	suggest_current(app);
 	return MS_APP_PROMPT | MS_APP_REDRAW;
 }
 
@@ -92,8 +105,8 @@ static unsigned accept_bits(struct ms_app *app)
 	if (weight) {
 		app->pending_weight_bits = bits;
 		app->message[0] = '\0';
-		ms_app_input_set(app, "");
 		app->prompt = MS_PROMPT_ACT_BITS;
+		suggest_current(app);
 		return MS_APP_PROMPT | MS_APP_REDRAW;
 	}
 
@@ -124,24 +137,31 @@ unsigned ms_app_bits_prompt_key(struct ms_app *app, int key)
 		app->prompt = MS_PROMPT_NONE;
 		ms_app_message(app, false, "bits unchanged");
 		return MS_APP_REDRAW;
-	case MS_KEY_BACKSPACE:
-		ms_app_input_delete_last(app);
-		return MS_APP_PROMPT | MS_APP_REDRAW;
 	default:
-		if (key < 0x20 || key > 0x7e || app->input_len >= BITS_INPUT_MAX)
+		if (ms_app_input_edit(app, key))
+			return MS_APP_PROMPT | MS_APP_REDRAW;
+		if (key < 0x20 || key > 0x7e)
+			return MS_APP_PROMPT;
+		if (app->input_len >= BITS_INPUT_MAX && !app->input_selected)
 			return MS_APP_PROMPT;
 		text[0] = (char)key;
 		return ms_app_prompt_insert(app, text);
 	}
 }
 
-void ms_app_bits_prompt_text(const struct ms_app *app, char *buf,
+bool ms_app_bits_prompt_text(const struct ms_app *app, int form, char *buf,
 			     size_t size)
 {
-	size_t i = app->selected;
 	bool weight = app->prompt == MS_PROMPT_WEIGHT_BITS;
 
-	snprintf(buf, size, "%s: %s bits (%d-%d, empty keeps %d): %s",
-		 app->net->layers[i].name, bits_name(weight), BITS_MIN,
-		 BITS_MAX, ms_app_bits(app, i, weight), app->input);
+	/* Layer names can be long, so the name goes first and the range
+	 * and input stay. */
+	if (form == 0)
+		snprintf(buf, size, "%s: %s bits (%d-%d): %s",
+			 app->net->layers[app->selected].name,
+			 bits_name(weight), BITS_MIN, BITS_MAX, app->input);
+	else
+		snprintf(buf, size, "%s bits (%d-%d): %s", bits_name(weight),
+			 BITS_MIN, BITS_MAX, app->input);
+	return form <= 1;
 }

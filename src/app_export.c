@@ -62,6 +62,7 @@ void ms_app_input_set(struct ms_app *app, const char *text)
 {
 	snprintf(app->input, sizeof app->input, "%s", text);
 	app->input_len = strlen(app->input);
+	app->input_selected = false;
 }
 
 unsigned ms_app_export_start(struct ms_app *app)
@@ -70,6 +71,7 @@ unsigned ms_app_export_start(struct ms_app *app)
 
 	ms_app_default_export_name(app, name, sizeof name);
 	ms_app_input_set(app, name);
+	app->input_selected = true;
 	app->prompt = MS_PROMPT_EXPORT_PATH;
 	app->message[0] = '\0';
 	return MS_APP_PROMPT | MS_APP_REDRAW;
@@ -252,6 +254,47 @@ void ms_app_input_delete_last(struct ms_app *app)
 	app->input[app->input_len] = '\0';
 }
 
+/* Control characters of the line-editing keys, as terminals send them. */
+#define CTRL_U 0x15
+#define CTRL_W 0x17
+
+/* Removes the word before the end of the input, with the spaces and
+ * slashes after it, as a shell's Ctrl-W does with spaces, so that a
+ * directory of a path can be retyped. */
+static void delete_last_word(struct ms_app *app)
+{
+	size_t n = app->input_len;
+
+	while (n > 0 && (app->input[n - 1] == ' ' || app->input[n - 1] == '/'))
+		n--;
+	while (n > 0 && app->input[n - 1] != ' ' && app->input[n - 1] != '/')
+		n--;
+	app->input_len = n;
+	app->input[n] = '\0';
+}
+
+bool ms_app_input_edit(struct ms_app *app, int key)
+{
+	switch (key) {
+	case MS_KEY_BACKSPACE:
+		ms_app_input_delete_last(app);
+		break;
+	case CTRL_U:
+		app->input_len = 0;
+		app->input[0] = '\0';
+		break;
+	case CTRL_W:
+		delete_last_word(app);
+		break;
+	default:
+		return false;
+	}
+	app->input_selected = false;
+	if (app->message_is_error)
+		app->message[0] = '\0';
+	return true;
+}
+
 static unsigned path_prompt_key(struct ms_app *app, int key)
 {
 	char text[2] = { 0 };
@@ -271,10 +314,9 @@ static unsigned path_prompt_key(struct ms_app *app, int key)
 		app->prompt = MS_PROMPT_NONE;
 		ms_app_message(app, false, "export cancelled");
 		return MS_APP_REDRAW;
-	case MS_KEY_BACKSPACE:
-		ms_app_input_delete_last(app);
-		return MS_APP_PROMPT | MS_APP_REDRAW;
 	default:
+		if (ms_app_input_edit(app, key))
+			return MS_APP_PROMPT | MS_APP_REDRAW;
 		if (key < 0x20 || key > 0x7e)
 			return MS_APP_PROMPT;
 		text[0] = (char)key;
@@ -319,11 +361,18 @@ unsigned ms_app_prompt_insert(struct ms_app *app, const char *text)
 {
 	size_t n = strlen(text);
 
-	if (app->prompt == MS_PROMPT_NONE || app->prompt == MS_PROMPT_REPLACE)
+	if (app->prompt == MS_PROMPT_NONE || app->prompt == MS_PROMPT_REPLACE ||
+	    app->too_small)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
 			return MS_APP_PROMPT;
+	if (app->input_selected) {
+		ms_app_input_set(app, "");
+		app->input_selected = false;
+	}
+	if (app->message_is_error)
+		app->message[0] = '\0';
 	if (app->input_len + n >= sizeof app->input) {
 		ms_app_message(app, true, "file name too long: at most %zu bytes",
 			       sizeof app->input - 1);
@@ -336,22 +385,31 @@ unsigned ms_app_prompt_insert(struct ms_app *app, const char *text)
 
 void ms_app_prompt_text(const struct ms_app *app, char *buf, size_t size)
 {
+	ms_app_prompt_text_form(app, 0, buf, size);
+}
+
+bool ms_app_prompt_text_form(const struct ms_app *app, int form, char *buf,
+			     size_t size)
+{
 	switch (app->prompt) {
 	case MS_PROMPT_EXPORT_PATH:
-		snprintf(buf, size, "Export to (Enter writes, Esc cancels): %s",
-			 app->input);
-		return;
+		if (form == 0)
+			snprintf(buf, size, "Export to (Enter writes, Ctrl-U "
+				 "clears, Esc cancels): %s", app->input);
+		else
+			snprintf(buf, size, "Export to: %s", app->input);
+		return form <= 1;
 	case MS_PROMPT_REPLACE:
 		snprintf(buf, size, "%s exists. Replace it? (y/n) ",
 			 app->input);
-		return;
+		return form == 0;
 	case MS_PROMPT_WEIGHT_BITS:
 	case MS_PROMPT_ACT_BITS:
-		ms_app_bits_prompt_text(app, buf, size);
-		return;
+		return ms_app_bits_prompt_text(app, form, buf, size);
 	case MS_PROMPT_NONE:
 		break;
 	}
 	if (size > 0)
 		buf[0] = '\0';
+	return form == 0;
 }

@@ -50,9 +50,11 @@ const struct ms_binding ms_bindings[] = {
 };
 
 const char ms_prompt_keys_note[] =
-	"In a prompt, Enter accepts and Escape cancels. When the export "
-	"file exists, y replaces it and n returns to the name; an empty "
-	"answer to a bits question keeps the width shown.";
+	"In a prompt, Enter accepts and Escape cancels. The suggested "
+	"name or width is selected: typing replaces it, Enter accepts it "
+	"and Backspace edits it. Backspace deletes a character, Ctrl-W "
+	"the previous word and Ctrl-U the whole field. When the export "
+	"file exists, y replaces it and n returns to the name.";
 
 const size_t ms_binding_count = sizeof ms_bindings / sizeof ms_bindings[0];
 

@@ -181,19 +181,40 @@ static void draw_title(const struct ms_app *app, int cols)
 	}
 }
 
+/* Redraws a selected suggestion, the end of the prompt TEXT that ends
+ * at column END of line Y, in reverse video, as line editors mark
+ * selected text that typing replaces. */
+static void draw_suggestion(const struct ms_app *app, int y, int end,
+			    const char *text)
+{
+	int input_w = ms_ui_text_width(app->input);
+
+	if (!app->input_selected || app->prompt == MS_PROMPT_REPLACE ||
+	    input_w == 0 ||
+	    ms_ui_text_width(text) != end || input_w > end)
+		return;
+	ms_ui_put(y, end - input_w, input_w, app->input, A_BOLD | A_REVERSE,
+		  false);
+}
+
 static void draw_status(const struct ms_app *app, int lines, int cols)
 {
 	char text[sizeof app->input + 128];
 	int used;
 
 	if (app->prompt != MS_PROMPT_NONE) {
+		int form = 0;
+
 		/* A rejected answer keeps the prompt open, so its reason
 		 * goes on the line above, over the bottom of the frame. */
 		if (app->message[0] != '\0' && app->message_is_error)
 			ms_ui_put(lines - 2, 0, cols, app->message,
 				  role_attrs[MS_UI_WARNING], true);
-		ms_app_prompt_text(app, text, sizeof text);
+		while (ms_app_prompt_text_form(app, form, text, sizeof text) &&
+		       ms_ui_text_width(text) > cols - 1)
+			form++;
 		used = ms_ui_put(lines - 1, 0, cols - 1, text, A_BOLD, false);
+		draw_suggestion(app, lines - 1, used, text);
 		curs_set(1);
 		move(lines - 1, used);
 		return;
@@ -276,7 +297,8 @@ void ms_ui_draw(struct ms_app *app)
 	struct layout lo;
 
 	erase();
-	if (lines < MS_UI_MIN_LINES || cols < MS_UI_MIN_COLS) {
+	app->too_small = lines < MS_UI_MIN_LINES || cols < MS_UI_MIN_COLS;
+	if (app->too_small) {
 		curs_set(0);
 		draw_too_small(lines, cols);
 		wnoutrefresh(stdscr);

@@ -27,7 +27,9 @@ struct column {
 	const char *header;
 	int width;
 	bool right;  /* right-aligned */
-	int keep;    /* columns with lower values are dropped first */
+	int keep;    /* columns with lower values are dropped first; the
+		      * optional difference columns (key d) are lowest, so
+		      * they go before any standard column */
 };
 
 #define NAME_MIN_WIDTH 12
@@ -44,8 +46,8 @@ static const struct column columns[COL_COUNT] = {
 	[COL_OPS] = { "ops", 8, true, 9 },
 	[COL_PARAMS] = { "params", 8, true, 7 },
 	[COL_SHARE] = { "ops%", 5, true, 6 },
-	[COL_DIFF_OPS] = { "ops diff", 9, true, 7 },
-	[COL_DIFF_PARAMS] = { "par diff", 9, true, 7 },
+	[COL_DIFF_OPS] = { "ops diff", 9, true, 1 },
+	[COL_DIFF_PARAMS] = { "par diff", 9, true, 0 },
 };
 
 static void format_weight_shape(char *buf, size_t size,

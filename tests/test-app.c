@@ -347,12 +347,15 @@ static void test_export(void)
 	tap_str(app.input, "tiny-score.txt",
 		"the default name is the checkpoint's without extensions");
 
+	tap_ok(app.input_selected, "the default name starts selected");
+
 	/* Backspace removes one whole UTF-8 character. */
+	press(&app, 'x');
 	ms_app_prompt_insert(&app, "\xc3\xa9");
-	tap_ok(app.input_len == strlen("tiny-score.txt") + 2,
+	tap_ok(app.input_len == strlen("x") + 2,
 	       "a 2-byte character is inserted");
 	press(&app, MS_KEY_BACKSPACE);
-	tap_str(app.input, "tiny-score.txt", "Backspace removes it whole");
+	tap_str(app.input, "x", "Backspace removes it whole");
 	press(&app, MS_KEY_ESCAPE);
 	tap_ok(app.prompt == MS_PROMPT_NONE, "Escape closes the prompt");
 
@@ -564,7 +567,7 @@ static void test_bits_prompt(void)
 	tap_ok((press(&app, 'b') & MS_APP_PROMPT) != 0, "b opens a prompt");
 	tap_ok(app.prompt == MS_PROMPT_WEIGHT_BITS, "b asks weight bits first");
 	ms_app_prompt_text(&app, text, sizeof text);
-	tap_str(text, "c1: weight bits (1-32, empty keeps 4): ",
+	tap_str(text, "c1: weight bits (1-32): 4",
 		"the weight question shows the range and current value");
 
 	/* Rejected answers keep the prompt and the typed text. */
@@ -591,7 +594,7 @@ static void test_bits_prompt(void)
 	tap_ok(app.overrides[0].weight_bits == 0,
 	       "the weight bits wait for the second answer");
 	ms_app_prompt_text(&app, text, sizeof text);
-	tap_str(text, "c1: activation bits (1-32, empty keeps 4): ",
+	tap_str(text, "c1: activation bits (1-32): 4",
 		"the activation question shows its current value");
 	type_text(&app, "12");
 	tap_ok((press(&app, MS_KEY_ENTER) & MS_APP_RECOMPUTE) != 0,
@@ -640,6 +643,173 @@ static void test_bits_prompt(void)
 		tap_ok(ms_app_bits(&app, 2, false) == 7,
 		       "fc activation bits now 7");
 	}
+	ms_app_free(&app);
+}
+
+/* Ctrl-U and Ctrl-W as terminals send them. */
+#define KEY_CTRL_U 0x15
+#define KEY_CTRL_W 0x17
+
+static void test_prompt_suggestion(void)
+{
+	struct ms_app app;
+
+	start(&app, 2);
+	press(&app, 'e');
+	type_text(&app, "/tmp/x.json");
+	tap_str(app.input, "/tmp/x.json",
+		"typing replaces the selected default name");
+	tap_ok(!app.input_selected, "typing ends the selection");
+	press(&app, MS_KEY_ESCAPE);
+
+	press(&app, 'e');
+	press(&app, MS_KEY_BACKSPACE);
+	tap_str(app.input, "tiny-score.tx",
+		"Backspace edits the default name");
+	press(&app, 't');
+	tap_str(app.input, "tiny-score.txt",
+		"typing after Backspace appends");
+	press(&app, MS_KEY_ESCAPE);
+
+	/* A selected default accepted with Enter: the bits prompt, so that
+	 * no file is written into the test's directory. c1 has 4 and 4. */
+	press(&app, 'b');
+	tap_str(app.input, "4", "the bits prompt suggests the current width");
+	tap_ok(app.input_selected, "the suggested width starts selected");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_ACT_BITS,
+	       "Enter accepts the suggested weight bits");
+	tap_str(app.input, "4", "the activation question suggests 4");
+	press(&app, '9');
+	tap_str(app.input, "9", "a digit replaces the suggested width");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.overrides[0].weight_bits == 0,
+	       "accepted 4 weight bits equal the description's");
+	tap_ok(app.overrides[0].act_bits == 9, "typed activation bits set 9");
+	ms_app_free(&app);
+}
+
+static void test_prompt_line_editing(void)
+{
+	struct ms_app app;
+
+	start(&app, 2);
+	press(&app, 'e');
+	press(&app, KEY_CTRL_U);
+	tap_str(app.input, "", "Ctrl-U clears the default name");
+	tap_ok(app.input_len == 0, "Ctrl-U leaves no bytes");
+
+	/* Ctrl-W deletes back over trailing separators, then to the
+	 * previous space or slash. */
+	type_text(&app, "a/b c/d");
+	press(&app, KEY_CTRL_W);
+	tap_str(app.input, "a/b c/", "Ctrl-W deletes the last name");
+	press(&app, KEY_CTRL_W);
+	tap_str(app.input, "a/b ", "Ctrl-W skips a trailing slash");
+	press(&app, KEY_CTRL_W);
+	tap_str(app.input, "a/", "Ctrl-W skips a trailing space");
+	press(&app, KEY_CTRL_W);
+	tap_str(app.input, "", "Ctrl-W deletes the first name");
+	press(&app, KEY_CTRL_W);
+	tap_str(app.input, "", "Ctrl-W on an empty field keeps it empty");
+
+	/* A rejected name leaves an error until the field is edited. */
+	type_text(&app, "/nonexistent-microscore-dir/r.txt");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.message_is_error && app.message[0] != '\0',
+	       "a missing directory shows an error");
+	press(&app, MS_KEY_BACKSPACE);
+	tap_str(app.message, "", "Backspace clears the error");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.message[0] != '\0', "the error comes back on Enter");
+	press(&app, 'x');
+	tap_str(app.message, "", "typing clears the error");
+	press(&app, MS_KEY_ENTER);
+	press(&app, KEY_CTRL_U);
+	tap_str(app.message, "", "Ctrl-U clears the error");
+	press(&app, MS_KEY_ESCAPE);
+
+	/* The bits prompt takes the same keys. */
+	press(&app, 'b');
+	press(&app, KEY_CTRL_U);
+	tap_str(app.input, "", "Ctrl-U clears the bits suggestion");
+	type_text(&app, "12");
+	press(&app, KEY_CTRL_W);
+	tap_str(app.input, "", "Ctrl-W deletes typed bits");
+	type_text(&app, "40");
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.message_is_error, "40 bits show an error");
+	press(&app, MS_KEY_BACKSPACE);
+	tap_str(app.message, "", "Backspace clears the bits error");
+	tap_str(app.input, "4", "Backspace leaves 4 of 40");
+	press(&app, MS_KEY_ESCAPE);
+	ms_app_free(&app);
+}
+
+static void test_too_small_ignores_keys(void)
+{
+	struct ms_app app;
+	unsigned flags;
+
+	start(&app, 2);
+	app.too_small = true;
+	/* The keys that changed a layer unseen. */
+	press(&app, 'b');
+	press(&app, '5');
+	press(&app, MS_KEY_ENTER);
+	press(&app, '5');
+	press(&app, MS_KEY_ENTER);
+	tap_ok(app.prompt == MS_PROMPT_NONE, "too small: b opens no prompt");
+	tap_ok(app.overrides[0].weight_bits == 0 &&
+	       app.overrides[0].act_bits == 0,
+	       "too small: b 5 Enter 5 Enter changes no bits");
+	press(&app, 'w');
+	tap_ok(app.overrides[0].weight_bits == 0, "too small: w is ignored");
+	press(&app, 'j');
+	tap_ok(app.selected == 0, "too small: j keeps the selection");
+	tap_ok(press(&app, '?') == 0 && !app.show_help,
+	       "too small: ? opens no help");
+	tap_ok(press(&app, MS_KEY_RESIZE) & MS_APP_RESIZE,
+	       "too small: resize still acts");
+
+	/* A prompt opened before the terminal shrank takes no text. */
+	app.too_small = false;
+	press(&app, 'e');
+	app.too_small = true;
+	tap_ok(ms_app_prompt_insert(&app, "z") == 0,
+	       "too small: text for the prompt is ignored");
+	press(&app, MS_KEY_ESCAPE);
+	tap_ok(app.prompt == MS_PROMPT_EXPORT_PATH,
+	       "too small: Escape leaves the prompt open");
+	tap_str(app.input, "tiny-score.txt", "too small: the input is kept");
+	flags = press(&app, 'q');
+	tap_ok(flags & MS_APP_QUIT, "too small: q quits even in a prompt");
+	ms_app_free(&app);
+}
+
+static void test_prompt_short_forms(void)
+{
+	struct ms_app app;
+	char text[256];
+
+	start(&app, 2);
+	press(&app, 'b');
+	tap_ok(ms_app_prompt_text_form(&app, 1, text, sizeof text),
+	       "the bits prompt has a form 1");
+	tap_str(text, "weight bits (1-32): 4",
+		"the short bits form drops the layer name");
+	tap_ok(!ms_app_prompt_text_form(&app, 2, text, sizeof text),
+	       "the bits prompt has no form 2");
+	press(&app, MS_KEY_ESCAPE);
+
+	press(&app, 'e');
+	ms_app_prompt_text_form(&app, 0, text, sizeof text);
+	tap_ok(strstr(text, "Ctrl-U") != NULL,
+	       "the full export prompt says how to clear the field");
+	ms_app_prompt_text_form(&app, 1, text, sizeof text);
+	tap_str(text, "Export to: tiny-score.txt",
+		"the short export form keeps the name");
+	press(&app, MS_KEY_ESCAPE);
 	ms_app_free(&app);
 }
 
@@ -736,6 +906,10 @@ int main(void)
 	test_export();
 	test_export_rejects_non_files();
 	test_bits_prompt();
+	test_prompt_suggestion();
+	test_prompt_line_editing();
+	test_too_small_ignores_keys();
+	test_prompt_short_forms();
 	test_key_b_documented();
 	test_fit_left();
 	test_format_count();

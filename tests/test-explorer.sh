@@ -239,6 +239,14 @@ tap_check "y replaces the file" wait_for def 'wrote the text report'
 tap_check "replaced file has the final score" \
 	grep -q '0\.004634' "$work/default-score.txt"
 
+# The default name is a selected suggestion: typing replaces it.
+keys def e
+wait_for def 'Export to' >/dev/null
+keys def "$work/typed.txt" Enter
+tap_check "typing replaces the default name" \
+	wait_for def "wrote the text report to $work/typed\\.txt\$"
+tap_check "the typed name is written" test -s "$work/typed.txt"
+
 # A failed export keeps the typed name and shows why at once: a
 # directory is rejected before the replace question.
 clear_prompt() {
@@ -279,15 +287,18 @@ keys def End
 keys def k
 keys def b
 tap_check "b asks for weight bits" \
-	wait_for def '^fc: weight bits \(1-32, empty keeps 6\): *$'
+	wait_for def '^fc: weight bits \(1-32\): 6$'
 keys def 4 0 Enter
 tap_check "40 weight bits are rejected" \
 	wait_for def 'fc: weight bits must be a whole number from 1 to 32'
 tap_check "the rejected answer stays in the prompt" \
-	wait_for def 'empty keeps 6\): 40$'
-keys def BSpace BSpace 7 Enter
+	wait_for def 'weight bits \(1-32\): 40$'
+keys def BSpace
+tap_check "editing clears the error line" \
+	sh -c "! tmux -S '$socket' capture-pane -p -t def | grep -q 'must be a whole number'"
+keys def BSpace 7 Enter
 tap_check "b then asks for activation bits" \
-	wait_for def '^fc: activation bits \(1-32, empty keeps 32\): *$'
+	wait_for def '^fc: activation bits \(1-32\): 32$'
 keys def Enter
 tap_check "b reports both widths" \
 	wait_for def 'fc: weight bits 7, activation bits 32'
@@ -336,12 +347,19 @@ tm resize-window -t def -x 30 -y 8
 tap_check "30x8 says the terminal is too small" \
 	wait_for def 'terminal too small:'
 tap_check "30x8 names the minimum size" wait_for def 'need at least 40x10'
+# Keys sent unseen must not change a layer: fc stays selected from above.
+keys def b 5 Enter 5 Enter
+sleep 0.3
 
 tm resize-window -t def -x 40 -y 10
 tap_check "40x10 lays out again" wait_for def 'score \(published rules\)'
 check_value "40x10 shows the final score" def 'score (published rules)' 0.004634
 tap_check "40x10 has no size message" \
 	sh -c "! tmux -S '$socket' capture-pane -p -t def | grep -q 'too small'"
+tap_check "keys while too small open no prompt" \
+	sh -c "! tmux -S '$socket' capture-pane -p -t def | grep -q 'bits (1-32)'"
+tm resize-window -t def -x 80 -y 24
+check_value "keys while too small set no override" def 'overrides' 0
 
 keys def q
 tap_eq "q exits with status 0" "$(wait_exit def)" 0
@@ -373,11 +391,21 @@ tap_check "80 columns keep the names distinct" names_distinct names
 tap_check "80 columns indent little" \
 	sh -c "! tmux -S '$socket' capture-pane -p -t names | sed -n '3,17p' | grep -q '^   '"
 
-# The difference columns print exact zeros as 0, never -0.0.
+# At 80 columns the optional difference columns are dropped before any
+# standard column: the ten standard ones minus weight take 77.
 keys names d
-tap_check "d shows the difference columns" wait_for names 'ops diff'
+sleep 0.3
+tap_check "80 columns with d keep the sparsity column" \
+	wait_for names '^layer .* sparse .* ops%'
+tap_check "80 columns with d drop the difference columns" \
+	sh -c "! tmux -S '$socket' capture-pane -p -t names | grep -q 'ops diff'"
+
+# The difference columns print exact zeros as 0, never -0.0. All eleven
+# standard columns and both difference columns take 111 columns.
+tm resize-window -t names -x 120 -y 24
+tap_check "d shows the difference columns" wait_for names 'ops diff +par diff'
 tap_check "a zero difference prints 0" \
-	wait_for names 'quant +0 +0 +0\.0 +0 +0 *$'
+	wait_for names 'quant +[0-9x]+ +0 +0 +0\.0 +0 +0 *$'
 tap_check "no difference prints -0.0" \
 	sh -c "! tmux -S '$socket' capture-pane -p -t names | grep -q -- '-0\.0'"
 keys names q
@@ -390,6 +418,7 @@ keys mobile End
 tap_check "100 columns keep the names distinct" \
 	wait_for mobile 'features\.17\.conv\.0\.1 +bn '
 tap_check "100 columns rows are distinct" names_distinct mobile
+
 keys mobile q
 wait_exit mobile >/dev/null
 
