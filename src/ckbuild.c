@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 /* At most this many threads scan tensors, and only when the checkpoint
- * holds at least this many elements: below it, starting threads costs
- * more than it saves. */
+ * contains at least this many elements. The threshold is an estimate:
+ * 4M elements take a few milliseconds to scan, far more than starting a
+ * thread. */
 #define SCAN_THREADS 8
 #define SCAN_THREAD_MIN_ELEMENTS (1 << 22)
 
