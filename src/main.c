@@ -174,7 +174,8 @@ static int load_net(const struct options *o, const struct ms_checkpoint *ck,
 			fprintf(stderr, "microscore: network '%s' was chosen "
 					"because its tensor names match; if only "
 					"sizes differ, set its parameters with "
-					"--param=NAME=VALUE\n", detected);
+					"--param=NAME=VALUE ('microscore --nets' "
+					"lists them)\n", detected);
 	}
 	free(detected);
 	return rc != 0 ? -1 : 0;

@@ -595,16 +595,30 @@ static int run_block(struct net_builder *b, const struct net_block *blk,
 /* ------------------------------------------------------------------ */
 /* Missing and unused tensors */
 
+/* True for tensors that belong to no layer, so are never reported as
+ * unused: those outside the weights' wrapper entry, such as optimizer
+ * state, and the scalar activation scale and zero point that PyTorch's
+ * quantized modules store beside their weights. */
+static bool ignored(const struct ms_tensor *t)
+{
+	size_t n = strlen(t->key);
+
+	if (t->outside_weights)
+		return true;
+	if (ms_shape_elements(t->ndim, t->shape) != 1)
+		return false;
+	return (n > 6 && strcmp(t->key + n - 6, ".scale") == 0) ||
+	       (n > 11 && strcmp(t->key + n - 11, ".zero_point") == 0);
+}
+
 static int collect_unused(struct net_builder *b)
 {
 	const struct ms_checkpoint *ck = b->ck;
 	struct ms_net *net = b->net;
 	size_t n = 0;
 
-	/* Tensors outside the weights' wrapper entry, such as optimizer
-	 * state, belong to no layer and are not reported. */
 	for (size_t i = 0; i < ck->count; i++)
-		n += !b->used[i] && !ck->tensors[i].outside_weights;
+		n += !b->used[i] && !ignored(&ck->tensors[i]);
 	if (n == 0)
 		return 0;
 	net->unused = calloc(n, sizeof *net->unused);
@@ -613,7 +627,7 @@ static int collect_unused(struct net_builder *b)
 	for (size_t i = 0; i < ck->count; i++) {
 		const struct ms_tensor *t = &ck->tensors[i];
 
-		if (b->used[i] || t->outside_weights)
+		if (b->used[i] || ignored(t))
 			continue;
 		net->unused[net->unused_count] =
 			strdup(t->key != NULL ? t->key : t->name);

@@ -51,6 +51,8 @@ NET
 run --net="$tmp/small.net" --report --format=json "$readers/quant-static.pt"
 tap_eq "quantized model scores" "$status" 0
 tap_check "no tensors missing" grep -q '"missing": \[\]' "$tmp/out"
+tap_check "activation scales and zero points are not unused" \
+	grep -q '"unused": \[\]' "$tmp/out"
 tap_check "fc binds the packed weight: 8 bits, 318 of 320 nonzero" grep -q \
 	'"name": "fc".*"weight_bits": 8,.*"nonzero": 318, "elements": 320' \
 	"$tmp/out"
