@@ -293,17 +293,26 @@ static char *comment_text(const char *line)
 	return strndup(line, len);
 }
 
-char *ms_net_param_list(const char *spec)
+/* Opens the description SPEC for reading, or returns NULL. */
+static FILE *open_spec(const char *spec)
 {
-	char *path = spec_path(spec), *list = NULL;
-	size_t used = 0;
-	char line[512];
+	char *path = spec_path(spec);
 	FILE *f;
 
 	if (path == NULL)
 		return NULL;
 	f = fopen(path, "r");
 	free(path);
+	return f;
+}
+
+char *ms_net_param_list(const char *spec)
+{
+	FILE *f = open_spec(spec);
+	char *list = NULL;
+	size_t used = 0;
+	char line[512];
+
 	if (f == NULL)
 		return NULL;
 
@@ -344,14 +353,10 @@ char *ms_net_param_list(const char *spec)
 
 char *ms_net_summary(const char *spec)
 {
-	char *path = spec_path(spec), *first = NULL;
+	FILE *f = open_spec(spec);
+	char *first = NULL;
 	char line[256];
-	FILE *f;
 
-	if (path == NULL)
-		return NULL;
-	f = fopen(path, "r");
-	free(path);
 	if (f == NULL)
 		return NULL;
 
