@@ -2,18 +2,12 @@
  * and shapes alone, with every guess marked for the user to check. */
 #define _POSIX_C_SOURCE 200809L  /* strndup */
 
+#include "describe_internal.h"
 #include "model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* One layer found in the checkpoint: the tensors sharing a prefix. */
-struct draft_layer {
-	char *prefix;
-	const struct ms_tensor *weight, *bias;
-	bool batchnorm;          /* has running statistics */
-};
 
 static const char *key_of(const struct ms_tensor *t)
 {
@@ -173,7 +167,7 @@ int ms_net_describe(FILE *out, const struct ms_checkpoint *ck,
 		    struct ms_error *err)
 {
 	struct draft_layer *layers;
-	long n;
+	long n, flat_count;
 	int64_t c = 0, classes = 0;
 	bool flat = false;
 
@@ -185,6 +179,7 @@ int ms_net_describe(FILE *out, const struct ms_checkpoint *ck,
 		ms_fail(err, "%s: out of memory", ck->path);
 		goto out;
 	}
+	flat_count = n;
 	for (long i = 0; i < n; i++) {
 		const struct ms_tensor *w = layers[i].weight;
 
@@ -212,7 +207,11 @@ int ms_net_describe(FILE *out, const struct ms_checkpoint *ck,
 		"values, or the dtype.\n# Activation bits are not stored: "
 		"set abits where they are not 32.\ndefault wbits=auto\n\n",
 		MS_CODEBOOK_MAX);
-	for (long i = 0; i < n; i++) {
+	/* Known residual layouts get blocks, and any other checkpoint gets a
+	 * flat sequence of layers. */
+	if (describe_residual(out, layers, n))
+		flat_count = 0;
+	for (long i = 0; i < flat_count; i++) {
 		const char *p = layers[i].prefix, *q = i > 0 ?
 				layers[i - 1].prefix : "";
 		size_t len = strcspn(p, ".");
