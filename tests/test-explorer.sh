@@ -294,6 +294,9 @@ tap_check "40 weight bits are rejected" \
 tap_check "the rejected answer stays in the prompt" \
 	wait_for def 'weight bits \(1-32\): 40$'
 keys def BSpace
+# Wait for the redraw of the edited field before looking for the error.
+tap_check "backspace edits the answer" \
+	wait_for def 'weight bits \(1-32\): 4$'
 tap_check "editing clears the error line" \
 	sh -c "! tmux -S '$socket' capture-pane -p -t def | grep -q 'must be a whole number'"
 keys def BSpace 7 Enter
@@ -394,7 +397,8 @@ tap_check "80 columns indent little" \
 # At 80 columns the optional difference columns are dropped before any
 # standard column: the ten standard ones minus weight take 77.
 keys names d
-sleep 0.3
+tap_check "d says the difference columns are on" \
+	wait_for names 'challenge-minus-published columns on'
 tap_check "80 columns with d keep the sparsity column" \
 	wait_for names '^layer .* sparse .* ops%'
 tap_check "80 columns with d drop the difference columns" \
