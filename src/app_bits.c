@@ -126,8 +126,6 @@ static unsigned accept_bits(struct ms_app *app)
 
 unsigned ms_app_bits_prompt_key(struct ms_app *app, int key)
 {
-	char text[2] = { 0 };
-
 	switch (key) {
 	case MS_KEY_ENTER:
 	case '\n':
@@ -138,14 +136,7 @@ unsigned ms_app_bits_prompt_key(struct ms_app *app, int key)
 		ms_app_message(app, false, "bits unchanged");
 		return MS_APP_REDRAW;
 	default:
-		if (ms_app_input_edit(app, key))
-			return MS_APP_PROMPT | MS_APP_REDRAW;
-		if (key < 0x20 || key > 0x7e)
-			return MS_APP_PROMPT;
-		if (app->input_len >= BITS_INPUT_MAX && !app->input_selected)
-			return MS_APP_PROMPT;
-		text[0] = (char)key;
-		return ms_app_prompt_insert(app, text);
+		return ms_app_input_key(app, key, BITS_INPUT_MAX);
 	}
 }
 

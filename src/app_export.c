@@ -295,10 +295,22 @@ bool ms_app_input_edit(struct ms_app *app, int key)
 	return true;
 }
 
-static unsigned path_prompt_key(struct ms_app *app, int key)
+unsigned ms_app_input_key(struct ms_app *app, int key, size_t max_len)
 {
 	char text[2] = { 0 };
 
+	if (ms_app_input_edit(app, key))
+		return MS_APP_PROMPT | MS_APP_REDRAW;
+	if (key < 0x20 || key > 0x7e)
+		return MS_APP_PROMPT;
+	if (max_len > 0 && app->input_len >= max_len && !app->input_selected)
+		return MS_APP_PROMPT;
+	text[0] = (char)key;
+	return ms_app_prompt_insert(app, text);
+}
+
+static unsigned path_prompt_key(struct ms_app *app, int key)
+{
 	switch (key) {
 	case MS_KEY_ENTER:
 	case '\n':
@@ -315,12 +327,7 @@ static unsigned path_prompt_key(struct ms_app *app, int key)
 		ms_app_message(app, false, "export cancelled");
 		return MS_APP_REDRAW;
 	default:
-		if (ms_app_input_edit(app, key))
-			return MS_APP_PROMPT | MS_APP_REDRAW;
-		if (key < 0x20 || key > 0x7e)
-			return MS_APP_PROMPT;
-		text[0] = (char)key;
-		return ms_app_prompt_insert(app, text);
+		return ms_app_input_key(app, key, 0);
 	}
 }
 

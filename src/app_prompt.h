@@ -21,6 +21,13 @@ void ms_app_input_delete_last(struct ms_app *app);
  * changing nothing, when KEY is not one of them. */
 bool ms_app_input_edit(struct ms_app *app, int key);
 
+/* Handles a KEY of a text prompt other than Enter and Escape: an editing
+ * key (see ms_app_input_edit) or a printable ASCII character to insert,
+ * unless the input already has MAX_LEN bytes (0 for no limit) and is not
+ * a suggestion that the character replaces. Other keys are ignored.
+ * Returns enum ms_app_flag bits. */
+unsigned ms_app_input_key(struct ms_app *app, int key, size_t max_len);
+
 /* Handles KEY in the weight or activation bits prompt. Returns enum
  * ms_app_flag bits. */
 unsigned ms_app_bits_prompt_key(struct ms_app *app, int key);
