@@ -249,3 +249,19 @@ int ms_ck_gunzip(struct ms_checkpoint *ck, struct ms_bytes in,
 	out->size = f.used;
 	return 0;
 }
+
+int ms_storage_bound(const char *path, uint64_t data, uint64_t overhead,
+		     struct ms_size_bound *bound, struct ms_error *err)
+{
+	uint64_t total;
+
+	if (__builtin_add_overflow(data, overhead, &total)) {
+		ms_fail(err, "%s: the storages declare more than 2^64 bytes",
+			path);
+		return MS_BOUND_ERROR;
+	}
+	bound->total = total;
+	bound->tensor_bytes = data;
+	bound->declared_by = "its storages declare";
+	return MS_BOUND_KNOWN;
+}

@@ -28,6 +28,12 @@ enum ms_bound_result {
 	MS_BOUND_NONE = 2        /* this content declares no usable bound */
 };
 
+/* Sets BOUND for a torch file whose storages declare DATA bytes, to which
+ * its headers and records add OVERHEAD bytes. Returns MS_BOUND_KNOWN, or
+ * MS_BOUND_ERROR with ERR set when the sum overflows. */
+int ms_storage_bound(const char *path, uint64_t data, uint64_t overhead,
+		     struct ms_size_bound *bound, struct ms_error *err);
+
 /* Each reads PREFIX, the first bytes of an inflated content of the
  * reader's format (more may follow), and returns an enum ms_bound_result.
  * They parse headers with the readers' own code, so a content they bound

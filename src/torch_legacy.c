@@ -281,7 +281,7 @@ int ms_torch_legacy_bound(const char *path, struct ms_bytes prefix,
 {
 	struct legacy lg = { .path = path };
 	const struct ms_pval *v[5];
-	uint64_t data = 0, total;
+	uint64_t data = 0;
 	size_t pos, listed = 0;
 	struct ms_pickle *p = ms_pickle_new(path,
 					    pickle_memory_limit(prefix.size));
@@ -317,15 +317,9 @@ int ms_torch_legacy_bound(const char *path, struct ms_bytes prefix,
 	ms_pickle_free(p);
 	if (rc < 0)
 		return MS_BOUND_ERROR;
-	/* Each listed storage has an 8-byte element count before its data. */
-	if (__builtin_add_overflow(data, (uint64_t)pos, &total) ||
-	    __builtin_add_overflow(total, 8 * (uint64_t)listed, &total)) {
-		ms_fail(err, "%s: the storages declare more than 2^64 bytes",
-			path);
-		return MS_BOUND_ERROR;
-	}
-	bound->total = total;
-	bound->tensor_bytes = data;
-	bound->declared_by = "its storages declare";
-	return MS_BOUND_KNOWN;
+	/* Each listed storage has an 8-byte element count before its data.
+	 * LISTED is bounded by the pickle's size, so the overhead cannot
+	 * overflow. */
+	return ms_storage_bound(path, data, (uint64_t)pos + 8 * (uint64_t)listed,
+				bound, err);
 }

@@ -410,15 +410,8 @@ int ms_torch_zip_bound(const char *path, struct ms_bytes prefix,
 	       name_len + ZIP_EXTRA_MAX + ZIP_END_MAX +
 	       ZIP_OTHER_COUNT * member_bytes(name_len + ZIP_OTHER_NAME,
 					      ZIP_OTHER_DATA);
-	if (__builtin_add_overflow(all, rest, &all)) {
-		ms_fail(err, "%s: the storages declare more than 2^64 bytes",
-			path);
-		return MS_BOUND_ERROR;
-	}
-	bound->total = all;
-	bound->tensor_bytes = data;
-	bound->declared_by = "its storages declare";
-	return MS_BOUND_KNOWN;
+	/* ALL already counts DATA and each storage member's records. */
+	return ms_storage_bound(path, data, all - data + rest, bound, err);
 }
 
 /* ---------------------------------------------------------------------
