@@ -348,8 +348,8 @@ static unsigned on_diff(struct ms_app *app, const struct ms_binding *b,
 	(void)key;
 	app->show_diff = !app->show_diff;
 
-	/* The columns are the first to go on a narrow terminal, so say where
-	 * they appear. */
+	/* The columns are the first to go on a narrow terminal, so the
+	 * message tells where they appear. */
 	if (app->show_diff)
 		ms_app_message(app, false, "challenge-minus-published columns "
 			       "on; they show when the terminal is wide "

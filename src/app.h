@@ -1,7 +1,7 @@
 /* The explorer's state and key handling, kept apart from the terminal so
  * that it can be tested without one. Handlers change settings and return
- * flags that say what the caller must do next; the terminal layer
- * (src/ui.c) only reads this state and draws it. */
+ * flags for what the caller must do next. The terminal layer (src/ui.c)
+ * only reads this state and draws it. */
 #ifndef MS_APP_H
 #define MS_APP_H
 

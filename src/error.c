@@ -57,8 +57,8 @@ int ms_open_regular(const char *path, size_t *size, struct ms_error *err)
 		return ms_fail(err, "%s: the file is too large", path);
 	}
 
-	/* Reads of a regular file never block: clear the flag anyway, so
-	 * that later reads behave as usual. */
+	/* O_NONBLOCK has no effect on reads of a regular file, but clear it
+	 * anyway so that the descriptor behaves as an ordinary one. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (size != NULL)
 		*size = (size_t)st.st_size;

@@ -20,7 +20,7 @@
  * that an npz member's header can be read before the member is loaded. */
 #define NPY_HEADER_MAX (1u << 20)
 
-/* What the header declares. */
+/* The declarations of an npy header. */
 struct npy_header {
 	size_t data_start;       /* byte offset of the array data */
 	enum ms_dtype dtype;

@@ -60,8 +60,9 @@ struct ms_tensor {
 				     * wrapper ("state_dict.", "model.", ...)
 				     * and "module." prefix */
 	bool outside_weights;       /* lies outside the wrapper entry that
-				     * holds the weights, as optimizer state
-				     * does; never reported as unused */
+				     * contains the weights, as optimizer
+				     * state does, so never reported as
+				     * unused */
 	enum ms_dtype dtype;
 	int ndim;
 	int64_t shape[MS_MAX_DIMS];

@@ -234,7 +234,7 @@ static void draw_status(const struct ms_app *app, int lines, int cols)
 
 /* Draws the key table, one binding a line from line 2, and the prompt
  * note below it. When the bindings do not fit, the last line that fits
- * says how many are left out. */
+ * shows how many are left out. */
 static void draw_help(int lines, int cols)
 {
 	const int label_w = 13;

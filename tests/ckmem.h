@@ -12,7 +12,7 @@
 
 #include "tensor.h"
 
-/* Adds tensor KEY of shape DIMS (NDIM entries) to CK. VALUES holds the
+/* Adds tensor KEY of shape DIMS (NDIM entries) to CK. VALUES contains the
  * row-major float32 elements, or is NULL for a dense tensor of ones whose
  * data is never read (the model layer reads only statistics). Returns the
  * tensor, or NULL when memory runs out. */

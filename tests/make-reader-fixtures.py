@@ -169,7 +169,7 @@ def make_views():
 
 
 class RunInfo:
-    """A user class: the checkpoint holds an instance that no reader can
+    """A user class: the checkpoint contains an instance that no reader can
     rebuild, which must be skipped."""
 
     def __init__(self):

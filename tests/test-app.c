@@ -603,7 +603,8 @@ static void test_bits_prompt(void)
 	tap_ok(app.overrides[0].weight_bits == 7, "c1 weight bits set to 7");
 	tap_ok(app.overrides[0].act_bits == 12, "c1 activation bits set to 12");
 
-	/* Empty answers keep both; the described 4 clears the override. */
+	/* Empty input keeps both widths, and the described 4 clears the
+	 * override. */
 	press(&app, 'b');
 	press(&app, MS_KEY_ENTER);
 	type_text(&app, "4");

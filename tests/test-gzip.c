@@ -576,7 +576,7 @@ static int write_big_safetensors(const char *path, size_t n)
 }
 
 /* Files larger than the first 64 KiB that the loader inflates before it
- * asks for a bound, so the bound is checked against valid data. A file
+ * requests a bound, so the bound is checked against valid data. A file
  * that ends exactly at its bound opens; one byte more is rejected. */
 static void test_big_files(void)
 {

@@ -1,6 +1,6 @@
-/* What a description says about itself: the "baseline" statement, the
- * one-line summary from its top comment block, and the list of built-ins
- * with a missing, empty or filled data directory. */
+/* Tests a description's information about itself: the "baseline"
+ * statement, the one-line summary from its top comment block, and the list
+ * of built-ins with a missing, empty or filled data directory. */
 #define _POSIX_C_SOURCE 200809L  /* mkdtemp, setenv */
 
 #include <stdio.h>
